@@ -1,0 +1,149 @@
+"""Face detection (mediapipe Tasks BlazeFace) and THE face crop used everywhere.
+
+Training, evaluation, export checks, the CLI and the demo all call :func:`crop`, so the
+framing a model was trained on is the framing it sees at inference.
+
+Crop framing (measured on 300 FaceForensics++ crops, see README "Face crop framing"):
+BlazeFace boxes run from the eyebrows to the chin, while the FF++ crops in ../shared are
+tight Haar-style squares that include the forehead. For each detector model, ``FRAMING``
+holds (scale, shift): a square of ``scale`` x the box's larger side, centred ``shift`` x
+side above the box centre, reproduces the FF++ framing. The scale is set at the ~25th
+percentile of the measured box-to-crop ratios (median 1.12 for short_range) rather than the
+median, so that crops re-made from those pre-cropped images rarely run past their edges;
+where a crop does leave the image, it is filled by reflection (not black bars, which would
+mark pre-cropped training data apart from full video frames).
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / "face"
+FACE_MODELS = {
+    "short_range": WEIGHTS_DIR / "face_detection_short_range.tflite",
+    "full_range": WEIGHTS_DIR / "face_detection_full_range_sparse.tflite",
+}
+# model -> (scale, shift): medians measured by benchmarks/crop_framing.py
+FRAMING = {"short_range": (1.05, 0.13), "full_range": (1.0, 0.075)}
+DEFAULT_FACE_MODEL = "short_range"
+CROP_SCALE, CROP_SHIFT = FRAMING[DEFAULT_FACE_MODEL]
+
+
+@dataclass
+class Face:
+    """One detected face: pixel box ``(x0, y0, x1, y1)``, detector score, keypoints (x, y)."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: list[tuple[float, float]]
+
+    def to_dict(self) -> dict:
+        return {"box": [round(v, 1) for v in self.box], "det_score": round(self.score, 4)}
+
+
+class FaceDetector:
+    """BlazeFace through the mediapipe Tasks API, using the model vendored in ``weights/face``."""
+
+    def __init__(self, model: str = DEFAULT_FACE_MODEL, min_score: float = 0.5,
+                 max_faces: int = 8) -> None:
+        if model not in FACE_MODELS:
+            raise ValueError(f"unknown face model {model!r}; choose from {sorted(FACE_MODELS)}")
+        path = FACE_MODELS[model]
+        self.model = model
+        self.scale, self.shift = FRAMING[model]
+        if not path.is_file():
+            raise FileNotFoundError(f"face model not found: {path}")
+        from mediapipe.tasks.python import BaseOptions
+        from mediapipe.tasks.python.vision import FaceDetector as _MPFaceDetector
+        from mediapipe.tasks.python.vision import FaceDetectorOptions
+
+        options = FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            min_detection_confidence=min_score,
+        )
+        self._detector = _MPFaceDetector.create_from_options(options)
+        atexit.register(self.close)  # mediapipe's own __del__ fails at interpreter shutdown
+        self.max_faces = max_faces
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in an RGB uint8 image, highest score first."""
+        import mediapipe as mp
+
+        rgb = np.ascontiguousarray(check_rgb(rgb))
+        h, w = rgb.shape[:2]
+        result = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+        faces = []
+        for det in result.detections:
+            b = det.bounding_box
+            x0, y0 = max(0.0, b.origin_x), max(0.0, b.origin_y)
+            x1, y1 = min(float(w), b.origin_x + b.width), min(float(h), b.origin_y + b.height)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            kps = [(k.x * w, k.y * h) for k in det.keypoints]
+            faces.append(Face((x0, y0, x1, y1), float(det.categories[0].score), kps))
+        faces.sort(key=lambda f: f.score, reverse=True)
+        return faces[: self.max_faces]
+
+    def crop(self, image: np.ndarray, face: Face, size: int) -> np.ndarray:
+        """:func:`crop` with this detector's measured framing."""
+        return crop(image, face.box, size, self.scale, self.shift)
+
+    def close(self) -> None:
+        if getattr(self, "_detector", None) is not None:
+            self._detector.close()
+            self._detector = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn mediapipe down
+            pass
+
+
+def check_rgb(image: np.ndarray) -> np.ndarray:
+    """Validate an image array; grey and RGBA are converted to RGB uint8."""
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+        raise ValueError("expected an HxW or HxWxC image array")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
+    if image.shape[2] != 3:
+        raise ValueError(f"expected 3 colour channels, got {image.shape[2]}")
+    return image
+
+
+def crop_box(box: tuple[float, float, float, float], scale: float = CROP_SCALE,
+             shift: float = CROP_SHIFT) -> tuple[int, int, int]:
+    """Detector box -> square crop ``(x0, y0, side)`` in pixels (may leave the image)."""
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0) * scale
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - shift * side
+    side_i = max(2, int(round(side)))
+    return int(round(cx - side / 2)), int(round(cy - side / 2)), side_i
+
+
+def crop(image: np.ndarray, box: tuple[float, float, float, float], size: int,
+         scale: float = CROP_SCALE, shift: float = CROP_SHIFT) -> np.ndarray:
+    """THE face crop: square with margin around ``box``, reflect-padded at borders, resized.
+
+    Returns ``size x size x 3`` uint8 RGB.
+    """
+    image = check_rgb(image)
+    h, w = image.shape[:2]
+    x0, y0, side = crop_box(box, scale, shift)
+    x1, y1 = x0 + side, y0 + side
+    pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
+    patch = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    if any(pad):
+        mode = cv2.BORDER_REFLECT_101 if min(patch.shape[:2]) > 1 else cv2.BORDER_REPLICATE
+        patch = cv2.copyMakeBorder(patch, *pad, mode)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(patch, (size, size), interpolation=interp)

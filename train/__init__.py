@@ -1,0 +1,1 @@
+"""Training: data, self-blended fakes, losses and the loop (``python -m train``)."""

@@ -1,0 +1,48 @@
+"""``python -m train [--config FILE.yaml] [--set key=value ...] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from train.loop import DEFAULTS, train
+
+
+def parse_overrides(pairs: list[str], base: dict) -> dict:
+    """``key=value`` pairs; values parsed as YAML; unknown keys are rejected."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        if key not in base:
+            raise SystemExit(f"unknown config key {key!r}; known: {', '.join(sorted(base))}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__ + "\n\nTrain JRC.")
+    p.add_argument("--config", type=Path, help="YAML file of settings (see train/loop.py DEFAULTS)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a setting")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    args = p.parse_args(argv)
+    cfg = dict(DEFAULTS)
+    if args.config:
+        loaded = yaml.safe_load(args.config.read_text()) or {}
+        unknown = set(loaded) - set(DEFAULTS)
+        if unknown:
+            raise SystemExit(f"{args.config}: unknown keys {sorted(unknown)}")
+        cfg.update(loaded)
+    cfg.update(parse_overrides(args.set, DEFAULTS))
+    cfg["resume"] = args.resume
+    best = train(cfg)
+    print(f"best weights: {best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
