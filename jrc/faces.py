@@ -17,6 +17,11 @@ mark pre-cropped training data apart from full video frames).
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
+import sys
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +71,10 @@ class FaceDetector:
             base_options=BaseOptions(model_asset_path=str(path)),
             min_detection_confidence=min_score,
         )
-        self._detector = _MPFaceDetector.create_from_options(options)
-        atexit.register(self.close)  # mediapipe's own __del__ fails at interpreter shutdown
+        with quiet_native_stderr():
+            self._detector = _MPFaceDetector.create_from_options(options)
+            self._warmed = False
+        _close_before_shutdown(self)
         self.max_faces = max_faces
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
@@ -76,7 +83,13 @@ class FaceDetector:
 
         rgb = np.ascontiguousarray(check_rgb(rgb))
         h, w = rgb.shape[:2]
-        result = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+        if self._warmed:
+            result = self._detector.detect(image)
+        else:  # the first call logs LiteRT set-up chatter on fd 2
+            with quiet_native_stderr():
+                result = self._detector.detect(image)
+            self._warmed = True
         faces = []
         for det in result.detections:
             b = det.bounding_box
@@ -94,15 +107,56 @@ class FaceDetector:
         return crop(image, face.box, size, self.scale, self.shift)
 
     def close(self) -> None:
-        if getattr(self, "_detector", None) is not None:
-            self._detector.close()
-            self._detector = None
+        detector, self._detector = getattr(self, "_detector", None), None
+        if detector is not None:
+            try:
+                with quiet_native_stderr():
+                    detector.close()
+            except RuntimeError:  # its executor is already gone at interpreter exit
+                pass
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn mediapipe down
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn mediapipe down
-            pass
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence C++ log lines (LiteRT/XNNPACK set-up) written straight to fd 2.
+
+    Set ``JRC_DEBUG=1`` to see them.
+    """
+    if os.environ.get("JRC_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _close_before_shutdown(detector: FaceDetector) -> None:
+    """Close before mediapipe's worker threads are torn down at exit (else it prints tracebacks).
+
+    ``threading._register_atexit`` callbacks run, newest first, before those threads stop;
+    plain ``atexit`` runs too late.
+    """
+    ref = weakref.ref(detector)
+
+    def close() -> None:
+        d = ref()
+        if d is not None:
+            d.close()
+
+    register = getattr(threading, "_register_atexit", atexit.register)
+    with contextlib.suppress(RuntimeError):  # already shutting down
+        register(close)
 
 
 def check_rgb(image: np.ndarray) -> np.ndarray:
@@ -126,8 +180,8 @@ def crop_box(box: tuple[float, float, float, float], scale: float = CROP_SCALE,
     x0, y0, x1, y1 = box
     side = max(x1 - x0, y1 - y0) * scale
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - shift * side
-    side_i = max(2, int(round(side)))
-    return int(round(cx - side / 2)), int(round(cy - side / 2)), side_i
+    side_i = max(2, round(side))
+    return round(cx - side / 2), round(cy - side / 2), side_i
 
 
 def crop(image: np.ndarray, box: tuple[float, float, float, float], size: int,

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from jrc.model import ModelConfig, TwoBranchCAE
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -79,7 +78,7 @@ def resolve(path_or_repo: str | Path | None) -> Path:
         pass
     try:
         return Path(snapshot_download(repo, allow_patterns=patterns))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise WeightsError(f"{repo}: not in the local Hub cache and could not be downloaded "
                            f"({type(e).__name__}: {e})") from e
 

@@ -97,7 +97,7 @@ def split_indices(samples: list[Sample], val_frac: float, seed: int) -> tuple[np
         by_source.setdefault(s.source, []).append(i)
     for idx in by_source.values():
         idx = rng.permutation(idx)
-        n_val = int(round(len(idx) * val_frac))
+        n_val = round(len(idx) * val_frac)
         val += idx[:n_val].tolist()
         train += idx[n_val:].tolist()
     return np.array(sorted(train)), np.array(sorted(val))
@@ -116,6 +116,6 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         q = int(rng.integers(60, 96))
         bgr = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2BGR)
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
+        _ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
         crop = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(crop)

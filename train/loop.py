@@ -173,8 +173,8 @@ def train(cfg: dict) -> Path:
             best_auc = val_auc
             threshold = choose_threshold(labels[va], scores)
             jrc_weights.save(model, out / "best", threshold, face_model=cfg["face_model"],
-                             training={"config": cfg, "epoch": epoch + 1, "n_train": int(len(tr)),
-                                       "n_val": int(len(va))},
+                             training={"config": cfg, "epoch": epoch + 1, "n_train": len(tr),
+                                       "n_val": len(va)},
                              metrics={"val_auc": round(val_auc, 4)})
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
                     "best_auc": best_auc, "history": history}, last)

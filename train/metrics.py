@@ -24,8 +24,8 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 def summary(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     """AUC, accuracy at ``threshold``, EER and average precision."""
     labels, scores = np.asarray(labels), np.asarray(scores)
-    out = {"n": int(len(labels)), "n_fake": int(labels.sum()), "auc": auc(labels, scores),
-           "acc": float(((scores >= threshold) == labels.astype(bool)).mean()) if len(labels) else float("nan")}
+    acc = float(((scores >= threshold) == labels.astype(bool)).mean()) if len(labels) else float("nan")
+    out = {"n": len(labels), "n_fake": int(labels.sum()), "auc": auc(labels, scores), "acc": acc}
     if len(np.unique(labels)) == 2:
         fpr, tpr, _ = roc_curve(labels, scores)
         fnr = 1 - tpr

@@ -1,0 +1,168 @@
+"""``python -m jrc scan``: score images, videos and folders; one JSON object per input.
+
+Exit code 0 when the run completes (even if some files failed: see each line's ``status``);
+1 when the weights or backend cannot be loaded; 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from jrc.media import IMAGE_EXTS, VIDEO_EXTS, MediaError, kind_of, load_image
+from jrc.runtime import BACKENDS
+
+CROP_BATCH = 32
+
+
+def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
+    """Expand folders (recursively, known extensions only) and ``--list`` files, in order."""
+    items = [Path(p) for p in paths]
+    if list_file:
+        try:
+            lines = Path(list_file).read_text().splitlines()
+        except OSError as e:
+            raise SystemExit(f"--list {list_file}: cannot read ({e.strerror})") from None
+        items += [Path(s.strip()) for s in lines if s.strip() and not s.startswith("#")]
+    out = []
+    for p in items:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*")
+                          if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
+        else:
+            out.append(p)
+    return out
+
+
+def record(path: Path, kind: str | None, threshold: float, **fields) -> dict:
+    base = {"path": str(path), "kind": kind, "status": "error", "score": None, "label": None,
+            "threshold": threshold, "faces": [], "frames": None, "error": None}
+    return {**base, **fields}
+
+
+def score_fields(score: float, threshold: float) -> dict:
+    return {"status": "ok", "score": round(score, 6), "label": "fake" if score >= threshold else "real"}
+
+
+def scan_image(detector, path: Path) -> dict:
+    t = detector.threshold
+    rgb = load_image(path)
+    results = detector.analyze_image(rgb)
+    if not results:
+        return record(path, "image", t, status="no_face", error=None)
+    faces = [r.to_dict() for r in results]
+    return record(path, "image", t, faces=faces, **score_fields(max(r.score for r in results), t))
+
+
+def scan_video(detector, path: Path, frames: int) -> dict:
+    from jrc.video import analyze_video
+
+    t = detector.threshold
+    rep = analyze_video(detector, path, frames=frames)
+    extra = {"frames": len(rep.sampled), "frames_unreadable": len(rep.unreadable),
+             "fps": round(rep.fps, 3), "n_frames_total": rep.n_frames_total,
+             "tracks": [tr.to_dict(t) for tr in rep.tracks], "timeline": rep.timeline}
+    if rep.score is None:
+        return record(path, "video", t, status="no_face", **extra)
+    faces = [tr.to_dict(t) for tr in rep.tracks]
+    return record(path, "video", t, **{**extra, "faces": faces}, **score_fields(rep.score, t))
+
+
+def scan_crops(detector, paths: list[Path]) -> Iterator[dict]:
+    """Already-cropped faces, scored in batches; unreadable files become error records."""
+    t = detector.threshold
+    for i in range(0, len(paths), CROP_BATCH):
+        good, images = [], []
+        for p in paths[i:i + CROP_BATCH]:
+            try:
+                if kind_of(p) != "image":
+                    raise MediaError(f"{p}: --crops expects image files")
+                images.append(load_image(p))
+                good.append(p)
+            except MediaError as e:
+                yield record(p, "crop", t, error=str(e))
+        for p, r in zip(good, detector.analyze_crops(images) if images else [], strict=True):
+            yield record(p, "crop", t, frames=None, faces=[r.to_dict()], **score_fields(r.score, t))
+
+
+def scan(detector, paths: list[Path], crops: bool = False, frames: int = 32) -> Iterator[dict]:
+    """Yield one record per path. Never raises for a bad input file."""
+    if crops:
+        yield from scan_crops(detector, paths)
+        return
+    t = detector.threshold
+    for p in paths:
+        kind = kind_of(p)
+        try:
+            if kind == "image":
+                yield scan_image(detector, p)
+            elif kind == "video":
+                yield scan_video(detector, p, frames)
+            else:
+                yield record(p, None, t, error=f"{p}: unsupported file type "
+                             f"'{p.suffix or '(none)'}' (expected an image or a video)")
+        except MediaError as e:
+            yield record(p, kind, t, error=str(e))
+        except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
+            yield record(p, kind, t, error=f"{p}: {type(e).__name__}: {e}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m jrc", description="JRC deepfake detector.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("scan", help="score images, videos or folders -> JSON lines",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("paths", nargs="*", metavar="PATH", help="image, video or folder (recursive)")
+    s.add_argument("--list", metavar="FILE", help="file with one path per line")
+    s.add_argument("--crops", action="store_true",
+                   help="inputs are already face crops: no face detection")
+    s.add_argument("--frames", type=int, default=32, metavar="N",
+                   help="frames sampled evenly per video (default 32)")
+    s.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
+    s.add_argument("--weights", metavar="DIR_OR_REPO",
+                   help="weights folder or Hub repo id (default: $JRC_WEIGHTS or ./weights)")
+    s.add_argument("--output", metavar="OUT.jsonl", help="write JSON lines here (default stdout)")
+    s.add_argument("-v", "--verbose", action="store_true", help="log backend choice and timings")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.frames < 1:
+        print("error: --frames must be >= 1", file=sys.stderr)
+        return 2
+    paths = collect_paths(args.paths, args.list)
+    if not paths:
+        print("error: nothing to scan (give PATH ... or --list FILE)", file=sys.stderr)
+        return 2
+    from jrc.detector import Detector
+    from jrc.runtime import BackendUnavailable
+    from jrc.weights import WeightsError
+
+    try:
+        detector = Detector.from_pretrained(args.weights, backend=args.backend,
+                                            with_decoder=False)
+    except (WeightsError, BackendUnavailable) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    out = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
+    counts: dict[str, int] = {}
+    try:
+        for rec in tqdm(scan(detector, paths, args.crops, args.frames), total=len(paths),
+                        unit="file", file=sys.stderr, disable=None):
+            counts[rec["status"]] = counts.get(rec["status"], 0) + 1
+            out.write(json.dumps(rec) + "\n")
+            out.flush()
+    finally:
+        if args.output:
+            out.close()
+    print("scanned " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), file=sys.stderr)
+    return 0

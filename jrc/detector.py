@@ -1,0 +1,121 @@
+"""Image or frame -> per-face results: box, P(fake), verdict, reconstruction, residual, mask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from jrc import weights as jrc_weights
+from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb
+from jrc.preprocess import normalize, to_uint8
+from jrc.runtime import Runner, create_runner
+
+
+@dataclass
+class FaceResult:
+    """One scored face. Images are ``S x S`` at the model's input size."""
+
+    box: tuple[float, float, float, float] | None  # None for inputs that were already crops
+    det_score: float | None
+    score: float  # P(fake)
+    label: str  # "fake" | "real" (score >= threshold)
+    crop: np.ndarray  # uint8 RGB, what the model saw
+    reconstruction: np.ndarray | None = None  # uint8 RGB
+    residual: np.ndarray | None = None  # float32 [0,1], mean |crop - reconstruction|
+    mask: np.ndarray | None = None  # float32 [0,1], predicted forgery mask
+
+    def to_dict(self) -> dict:
+        d = {"score": round(self.score, 6), "label": self.label}
+        if self.box is not None:
+            d["box"] = [round(v, 1) for v in self.box]
+            d["det_score"] = round(self.det_score or 0.0, 4)
+        return d
+
+
+class Detector:
+    """Face detection + JRC scoring. ``Detector.from_pretrained()`` loads the shipped model."""
+
+    def __init__(self, runner: Runner, threshold: float, face_model: str = DEFAULT_FACE_MODEL,
+                 batch_size: int = 16, meta: dict | None = None) -> None:
+        self.runner = runner
+        self.config = runner.config
+        self.threshold = float(threshold)
+        self.batch_size = batch_size
+        self.meta = meta or {}
+        self.face_model = face_model
+        self._faces: FaceDetector | None = None
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo: str | Path | None = None, backend: str = "auto",
+                        with_decoder: bool = True, **kwargs) -> Detector:
+        """Load weights (folder, Hub repo id, ``$JRC_WEIGHTS`` or ``weights/``) and a runner."""
+        ckpt = jrc_weights.load(path_or_repo)
+        runner = create_runner(ckpt, backend, with_decoder=with_decoder)
+        face_model = ckpt.meta.get("face_model", DEFAULT_FACE_MODEL)
+        return cls(runner, ckpt.threshold, face_model=face_model, meta=ckpt.meta, **kwargs)
+
+    @property
+    def faces(self) -> FaceDetector:
+        if self._faces is None:
+            self._faces = FaceDetector(self.face_model)
+        return self._faces
+
+    @property
+    def input_size(self) -> int:
+        return self.config.input_size
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        return self.faces.detect(rgb)
+
+    def analyze_image(self, rgb: np.ndarray) -> list[FaceResult]:
+        """Detect every face in an RGB image and score each; [] when there is no face."""
+        rgb = check_rgb(rgb)
+        faces = self.detect(rgb)
+        return self.analyze_faces(rgb, faces)
+
+    def analyze_faces(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
+        """Score already-detected faces of one image."""
+        if not faces:
+            return []
+        crops = np.stack([self.faces.crop(rgb, f, self.input_size) for f in faces])
+        results = self._score(crops)
+        for r, f in zip(results, faces, strict=True):
+            r.box, r.det_score = f.box, f.score
+        return results
+
+    def analyze_crops(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:
+        """Score inputs that are already face crops (any size; resized to the input size)."""
+        s = self.input_size
+        batch = []
+        for c in crops:
+            c = check_rgb(np.asarray(c))
+            if c.shape[:2] != (s, s):
+                interp = cv2.INTER_AREA if c.shape[0] > s else cv2.INTER_LINEAR
+                c = cv2.resize(c, (s, s), interpolation=interp)
+            batch.append(c)
+        return self._score(np.stack(batch)) if batch else []
+
+    def _score(self, crops: np.ndarray) -> list[FaceResult]:
+        out: list[FaceResult] = []
+        c = self.config
+        for i in range(0, len(crops), self.batch_size):
+            chunk = crops[i:i + self.batch_size]
+            res = self.runner(normalize(chunk, c.mean, c.std))
+            scores = np.asarray(res["score"], np.float64)
+            if not np.all(np.isfinite(scores)):
+                raise RuntimeError(f"{self.runner.name} returned non-finite scores")
+            recon = to_uint8(res["reconstruction"]) if "reconstruction" in res else None
+            for j, crop in enumerate(chunk):
+                score = float(scores[j])
+                r = FaceResult(None, None, score, "fake" if score >= self.threshold else "real", crop)
+                if recon is not None:
+                    r.reconstruction = recon[j]
+                    diff = np.abs(crop.astype(np.float32) - recon[j].astype(np.float32))
+                    r.residual = diff.mean(axis=2) / 255.0
+                    if c.mask_head:
+                        r.mask = np.asarray(res["mask"][j], np.float32)
+                out.append(r)
+        return out

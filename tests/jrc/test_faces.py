@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from jrc.faces import FRAMING, FaceDetector, check_rgb, crop, crop_box
+
+
+@pytest.fixture(scope="module")
+def detector():
+    d = FaceDetector()
+    yield d
+    d.close()
+
+
+def test_detects_astronaut_face(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    x0, y0, x1, y1 = faces[0].box
+    # Eileen Collins' face sits around x 150-230, y 60-150 in skimage's 512x512 photo.
+    assert 120 < (x0 + x1) / 2 < 260 and 40 < (y0 + y1) / 2 < 170
+    assert faces[0].score > 0.7 and len(faces[0].keypoints) == 6
+    c = detector.crop(astronaut, faces[0], 224)
+    assert c.shape == (224, 224, 3) and c.dtype == np.uint8
+
+
+def test_no_face_in_coffee(detector, no_face_image):
+    assert detector.detect(no_face_image) == []
+
+
+def test_crop_at_border_is_padded_not_shrunk():
+    img = np.full((100, 100, 3), 200, np.uint8)
+    img[:10, :10] = 10  # a dark corner
+    out = crop(img, (-20, -20, 30, 30), 64, scale=1.0, shift=0.0)
+    assert out.shape == (64, 64, 3)
+    # the box's in-image part (0..30) lands in the lower right 60% of the crop
+    assert out[-1, -1].tolist() == [200, 200, 200]
+
+
+def test_crop_box_framing_is_square_and_shifted_up():
+    x0, y0, side = crop_box((100, 100, 200, 180), scale=1.2, shift=0.1)
+    assert side == 120
+    assert x0 == 90 and y0 == round(140 - 0.1 * 120 - 60)
+    assert set(FRAMING) == {"short_range", "full_range"}
+
+
+def test_check_rgb_converts_and_rejects():
+    assert check_rgb(np.zeros((8, 8), np.uint8)).shape == (8, 8, 3)
+    assert check_rgb(np.zeros((8, 8, 4), np.uint8)).shape == (8, 8, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        check_rgb(np.zeros((8, 8, 3), np.float32))
