@@ -15,8 +15,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from jrc.detector import Detector, FaceResult
 from jrc.media import IMAGE_EXTS, VIDEO_EXTS, MediaError, kind_of, load_image
-from jrc.runtime import BACKENDS
+from jrc.runtime import BACKENDS, BackendUnavailable
+from jrc.video import VideoReport, analyze_video
+from jrc.weights import WeightsError
 
 CROP_BATCH = 32
 
@@ -40,7 +43,8 @@ def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
     return out
 
 
-def record(path: Path, kind: str | None, threshold: float, **fields) -> dict:
+def record(path: Path | str, kind: str | None, threshold: float, **fields) -> dict:
+    """One output line of ``jrc scan`` (also the demo's JSON report)."""
     base = {"path": str(path), "kind": kind, "status": "error", "score": None, "label": None,
             "threshold": threshold, "faces": [], "frames": None, "error": None}
     return {**base, **fields}
@@ -50,31 +54,36 @@ def score_fields(score: float, threshold: float) -> dict:
     return {"status": "ok", "score": round(score, 6), "label": "fake" if score >= threshold else "real"}
 
 
-def scan_image(detector, path: Path) -> dict:
-    t = detector.threshold
-    rgb = load_image(path)
-    results = detector.analyze_image(rgb)
+def image_record(path: Path | str, results: list[FaceResult], threshold: float) -> dict:
+    """Record for a scanned image: ``no_face``, or the max face score (any fake face -> fake)."""
     if not results:
-        return record(path, "image", t, status="no_face", error=None)
-    faces = [r.to_dict() for r in results]
-    return record(path, "image", t, faces=faces, **score_fields(max(r.score for r in results), t))
+        return record(path, "image", threshold, status="no_face")
+    return record(path, "image", threshold, faces=[r.to_dict() for r in results],
+                  **score_fields(max(r.score for r in results), threshold))
 
 
-def scan_video(detector, path: Path, frames: int) -> dict:
-    from jrc.video import analyze_video
-
-    t = detector.threshold
-    rep = analyze_video(detector, path, frames=frames)
-    extra = {"frames": len(rep.sampled), "frames_unreadable": len(rep.unreadable),
-             "fps": round(rep.fps, 3), "n_frames_total": rep.n_frames_total,
-             "tracks": [tr.to_dict(t) for tr in rep.tracks], "timeline": rep.timeline}
-    if rep.score is None:
-        return record(path, "video", t, status="no_face", **extra)
-    faces = [tr.to_dict(t) for tr in rep.tracks]
-    return record(path, "video", t, **{**extra, "faces": faces}, **score_fields(rep.score, t))
+def video_record(report: VideoReport) -> dict:
+    """Record for a scanned video, with per-track scores and the per-frame timeline."""
+    t = report.threshold
+    extra = {"frames": len(report.sampled), "frames_unreadable": len(report.unreadable),
+             "fps": round(report.fps, 3), "n_frames_total": report.n_frames_total,
+             "tracks": [tr.to_dict(t) for tr in report.tracks], "timeline": report.timeline}
+    if report.score is None:
+        return record(report.path, "video", t, status="no_face", **extra)
+    return record(report.path, "video", t, **{**extra, "faces": extra["tracks"]},
+                  **score_fields(report.score, t))
 
 
-def scan_crops(detector, paths: list[Path]) -> Iterator[dict]:
+def scan_image(detector: Detector, path: Path) -> dict:
+    return image_record(path, detector.analyze_image(load_image(path)), detector.threshold)
+
+
+def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
+    """``kwargs`` go to :func:`jrc.video.analyze_video` (progress, on_frame)."""
+    return video_record(analyze_video(detector, path, frames=frames, **kwargs))
+
+
+def scan_crops(detector: Detector, paths: list[Path]) -> Iterator[dict]:
     """Already-cropped faces, scored in batches; unreadable files become error records."""
     t = detector.threshold
     for i in range(0, len(paths), CROP_BATCH):
@@ -91,7 +100,7 @@ def scan_crops(detector, paths: list[Path]) -> Iterator[dict]:
             yield record(p, "crop", t, frames=None, faces=[r.to_dict()], **score_fields(r.score, t))
 
 
-def scan(detector, paths: list[Path], crops: bool = False, frames: int = 32) -> Iterator[dict]:
+def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32) -> Iterator[dict]:
     """Yield one record per path. Never raises for a bad input file."""
     if crops:
         yield from scan_crops(detector, paths)
@@ -143,10 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("error: nothing to scan (give PATH ... or --list FILE)", file=sys.stderr)
         return 2
-    from jrc.detector import Detector
-    from jrc.runtime import BackendUnavailable
-    from jrc.weights import WeightsError
-
     try:
         detector = Detector.from_pretrained(args.weights, backend=args.backend,
                                             with_decoder=False)
