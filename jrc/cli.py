@@ -84,20 +84,26 @@ def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
 
 
 def scan_crops(detector: Detector, paths: list[Path]) -> Iterator[dict]:
-    """Already-cropped faces, scored in batches; unreadable files become error records."""
+    """Already-cropped faces, scored in batches, in input order; unreadable files -> error."""
     t = detector.threshold
     for i in range(0, len(paths), CROP_BATCH):
-        good, images = [], []
-        for p in paths[i:i + CROP_BATCH]:
+        chunk = paths[i:i + CROP_BATCH]
+        images: dict[int, object] = {}
+        errors: dict[int, str] = {}
+        for j, p in enumerate(chunk):
             try:
                 if kind_of(p) != "image":
                     raise MediaError(f"{p}: --crops expects image files")
-                images.append(load_image(p))
-                good.append(p)
+                images[j] = load_image(p)
             except MediaError as e:
-                yield record(p, "crop", t, error=str(e))
-        for p, r in zip(good, detector.analyze_crops(images) if images else [], strict=True):
-            yield record(p, "crop", t, frames=None, faces=[r.to_dict()], **score_fields(r.score, t))
+                errors[j] = str(e)
+        scored = dict(zip(images, detector.analyze_crops(list(images.values())), strict=True))
+        for j, p in enumerate(chunk):
+            if j in errors:
+                yield record(p, "crop", t, error=errors[j])
+            else:
+                r = scored[j]
+                yield record(p, "crop", t, faces=[r.to_dict()], **score_fields(r.score, t))
 
 
 def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32) -> Iterator[dict]:

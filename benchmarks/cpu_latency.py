@@ -1,0 +1,84 @@
+"""Face-detection ms/frame and JRC model ms/face on this machine (torch eager).
+
+    python benchmarks/cpu_latency.py [--weights DIR] [--runs 50]
+
+Prints a markdown table naming the machine. Run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import cv2
+import numpy as np
+from skimage import data
+
+
+def machine() -> str:
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def timed(fn, runs: int, warmup: int = 5) -> tuple[float, float]:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t) * 1000)
+    return float(np.percentile(ts, 50)), float(np.percentile(ts, 95))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--runs", type=int, default=50)
+    args = ap.parse_args()
+
+    from jrc.detector import Detector
+    from jrc.faces import FaceDetector
+
+    astro = data.astronaut()
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[104:616, 384:896] = astro
+    rows = []
+    for model in ("short_range", "full_range"):
+        fd = FaceDetector(model)
+        assert fd.detect(frame), "no face found in the benchmark frame"
+        p50, p95 = timed(lambda fd=fd: fd.detect(frame), args.runs)
+        rows.append((f"face detection, BlazeFace {model}, 1280x720 frame", p50, p95))
+        fd.close()
+
+    det = Detector.from_pretrained(args.weights, backend="torch", with_decoder=False)
+    face = det.analyze_image(frame)[0].crop
+    for b in (1, 16):
+        crops = [face] * b
+        p50, p95 = timed(lambda crops=crops: det.analyze_crops(crops), max(5, args.runs // b))
+        rows.append((f"JRC {det.config.encoder} {det.input_size}px, torch eager, batch {b} (per face)",
+                     p50 / b, p95 / b))
+    full = Detector.from_pretrained(args.weights, backend="torch", with_decoder=True)
+    p50, p95 = timed(lambda: full.analyze_crops([face]), max(5, args.runs // 2))
+    rows.append(("JRC + decoder (reconstruction, residual), batch 1", p50, p95))
+    p50, p95 = timed(lambda: det.analyze_image(frame), max(5, args.runs // 2))
+    rows.append(("end to end: detect + crop + score, one 720p frame", p50, p95))
+
+    print(f"Machine: {machine()}; torch threads {__import__('torch').get_num_threads()}\n")
+    print("| step | p50 ms | p95 ms |\n|---|---:|---:|")
+    for name, p50, p95 in rows:
+        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
+
+
+if __name__ == "__main__":
+    cv2.setNumThreads(1)
+    main()

@@ -1,0 +1,90 @@
+"""`python -m jrc scan` end to end on real fixtures (needs trained weights)."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+from conftest import ROOT, needs_weights
+
+from jrc import cli
+
+pytestmark = needs_weights
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, astronaut, no_face_image, astronaut_video, bad_files):
+    d = tmp_path_factory.mktemp("scan")
+    cv2.imwrite(str(d / "astronaut.jpg"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(d / "coffee.png"), cv2.cvtColor(no_face_image, cv2.COLOR_RGB2BGR))
+    return {"astronaut": d / "astronaut.jpg", "coffee": d / "coffee.png", "video": astronaut_video,
+            **bad_files, "folder": d}
+
+
+def run_scan(*args: str) -> tuple[int, list[dict], str]:
+    proc = subprocess.run([sys.executable, "-m", "jrc", "scan", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    lines = [json.loads(s) for s in proc.stdout.splitlines() if s.strip()]
+    return proc.returncode, lines, proc.stderr
+
+
+def test_scan_mixed_inputs_one_run(inputs):
+    order = ["astronaut", "coffee", "video", "empty", "text_mp4", "truncated"]
+    code, recs, err = run_scan(*(str(inputs[k]) for k in order), "--frames", "6")
+    assert code == 0, err
+    by = dict(zip(order, recs, strict=True))
+    for rec in recs:
+        assert set(rec) >= {"path", "kind", "status", "score", "label", "threshold", "faces",
+                            "frames", "error"}
+    a = by["astronaut"]
+    assert (a["kind"], a["status"], a["error"]) == ("image", "ok", None)
+    assert 0.0 <= a["score"] <= 1.0 and len(a["faces"]) == 1
+    assert a["label"] == ("fake" if a["score"] >= a["threshold"] else "real")
+    assert by["coffee"]["status"] == "no_face" and by["coffee"]["score"] is None
+    v = by["video"]
+    assert (v["kind"], v["status"]) == ("video", "ok") and v["frames"] == 6
+    assert len(v["timeline"]) == 6 and len(v["tracks"]) == 1 and 0 <= v["score"] <= 1
+    for key, fragment in [("empty", "empty file"), ("text_mp4", "not a readable video"),
+                          ("truncated", "truncated")]:
+        rec = by[key]
+        assert rec["status"] == "error" and rec["score"] is None and rec["label"] is None, key
+        assert fragment in rec["error"] and str(inputs[key]) in rec["error"], rec["error"]
+    assert "scanned" in err
+
+
+def test_scan_folder_list_and_output(inputs, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{inputs['astronaut']}\n\n# comment\n")
+    out = tmp_path / "out.jsonl"
+    code, recs, err = run_scan(str(inputs["folder"]), "--list", str(listing), "--output", str(out))
+    assert code == 0 and recs == [], err
+    recs = [json.loads(s) for s in out.read_text().splitlines()]
+    paths = [r["path"] for r in recs]
+    assert paths.count(str(inputs["astronaut"])) == 2 and str(inputs["coffee"]) in paths
+
+
+def test_scan_crops_mode(inputs, astronaut, tmp_path):
+    face = cv2.cvtColor(astronaut[40:220, 120:300], cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(tmp_path / "face.jpg"), face)
+    code, recs, err = run_scan("--crops", str(tmp_path / "face.jpg"), str(inputs["truncated"]))
+    assert code == 0, err
+    assert recs[0]["kind"] == "crop" and recs[0]["status"] == "ok" and 0 <= recs[0]["score"] <= 1
+    assert recs[1]["status"] == "error"
+
+
+def test_usage_and_weights_errors(tmp_path, inputs):
+    code, _, err = run_scan()
+    assert code == 2 and "nothing to scan" in err
+    code, _, err = run_scan(str(inputs["astronaut"]), "--weights", str(tmp_path))
+    assert code == 1 and "config.json" in err and "Traceback" not in err
+    code, _, err = run_scan(str(inputs["astronaut"]), "--backend", "bogus")
+    assert code == 2
+
+
+def test_collect_paths_recurses_known_types(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/x.jpg", "a/b/y.mp4", "a/b/z.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    got = [p.relative_to(tmp_path).as_posix() for p in cli.collect_paths([str(tmp_path)], None)]
+    assert got == ["a/b/y.mp4", "a/x.jpg"]

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+from conftest import needs_weights
+
+from jrc.detector import Detector
+
+pytestmark = needs_weights
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return Detector.from_pretrained(backend="torch")
+
+
+def test_analyze_image_astronaut(detector, astronaut):
+    (face,) = detector.analyze_image(astronaut)
+    s = detector.input_size
+    assert 0.0 <= face.score <= 1.0 and face.label in ("fake", "real")
+    assert face.crop.shape == face.reconstruction.shape == (s, s, 3)
+    assert face.residual.shape == (s, s) and 0 <= face.residual.min() <= face.residual.max() <= 1
+    assert (face.mask is None) == (not detector.config.mask_head)
+
+
+def test_analyze_crops_matches_image_path(detector, astronaut):
+    (face,) = detector.analyze_image(astronaut)
+    (again,) = detector.analyze_crops([face.crop])
+    assert again.score == pytest.approx(face.score, abs=1e-5)
+    big = detector.analyze_crops([np.kron(face.crop, np.ones((2, 2, 1), np.uint8))])[0]
+    assert 0 <= big.score <= 1
+
+
+def test_no_face_returns_empty(detector, no_face_image):
+    assert detector.analyze_image(no_face_image) == []

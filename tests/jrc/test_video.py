@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+from conftest import needs_weights
+
+from jrc.detector import FaceResult
+from jrc.media import MediaError
+from jrc.video import Track, aggregate_track, iou, link_tracks, open_video, sample_indices
+
+
+def test_sample_indices_even_and_bounded():
+    assert sample_indices(100, 5) == [0, 25, 50, 74, 99]
+    assert sample_indices(3, 32) == [0, 1, 2]
+    assert sample_indices(0, 4) == []
+    assert len(sample_indices(90_000, 32)) == 32  # 1 h at 25 fps: still 32 seeks
+
+
+def test_aggregate_is_top_half_mean():
+    assert aggregate_track([0.1, 0.9, 0.5, 0.7]) == pytest.approx(0.8)
+    assert aggregate_track([0.3]) == pytest.approx(0.3)
+    with pytest.raises(ValueError):
+        aggregate_track([])
+
+
+def _face(box, score):
+    return FaceResult(box, 0.9, score, "real", np.zeros((4, 4, 3), np.uint8))
+
+
+def test_tracks_follow_faces_by_iou():
+    tracks: list[Track] = []
+    link_tracks(tracks, 0, [_face((0, 0, 10, 10), 0.1), _face((50, 50, 60, 60), 0.9)])
+    ids = link_tracks(tracks, 1, [_face((51, 51, 61, 61), 0.8), _face((1, 0, 11, 10), 0.2)])
+    assert ids == [1, 0] and len(tracks) == 2
+    assert tracks[1].scores == [0.9, 0.8]
+    link_tracks(tracks, 2, [_face((200, 200, 210, 210), 0.5)])
+    assert len(tracks) == 3
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+
+
+def test_bad_videos_raise_media_error(bad_files):
+    with pytest.raises(MediaError, match="not a readable video"):
+        open_video(bad_files["text_mp4"])
+    with pytest.raises(MediaError, match="empty"):
+        open_video(bad_files["empty"])
+
+
+def test_truncated_video_is_an_error(tmp_path, astronaut_video):
+    data = astronaut_video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(MediaError, match="cut.mp4"):
+        open_video(cut)
+
+
+@needs_weights
+def test_analyze_video_report(astronaut_video):
+    from jrc.detector import Detector
+    from jrc.video import analyze_video
+
+    det = Detector.from_pretrained(backend="torch", with_decoder=False)
+    seen = []
+    rep = analyze_video(det, astronaut_video, frames=5, progress=lambda k, n: seen.append((k, n)))
+    assert seen[-1] == (5, 5) and len(rep.sampled) == 5 and rep.unreadable == []
+    assert len(rep.tracks) == 1 and len(rep.tracks[0].frames) == 5
+    assert rep.score == pytest.approx(rep.tracks[0].score) and 0 <= rep.score <= 1
+    assert rep.label in ("fake", "real")
+    assert [t["frame"] for t in rep.timeline] == rep.sampled
