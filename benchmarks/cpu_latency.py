@@ -8,25 +8,11 @@ Prints a markdown table naming the machine. Run it on an idle machine.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import cv2
 import numpy as np
 from skimage import data
-
-
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def timed(fn, runs: int, warmup: int = 5) -> tuple[float, float]:
@@ -48,6 +34,7 @@ def main() -> None:
 
     from jrc.detector import Detector
     from jrc.faces import FaceDetector
+    from jrc.sysinfo import machine_name
 
     astro = data.astronaut()
     frame = np.zeros((720, 1280, 3), np.uint8)
@@ -73,7 +60,7 @@ def main() -> None:
     p50, p95 = timed(lambda: det.analyze_image(frame), max(5, args.runs // 2))
     rows.append(("end to end: detect + crop + score, one 720p frame", p50, p95))
 
-    print(f"Machine: {machine()}; torch threads {__import__('torch').get_num_threads()}\n")
+    print(f"Machine: {machine_name()}; torch threads {__import__('torch').get_num_threads()}\n")
     print("| step | p50 ms | p95 ms |\n|---|---:|---:|")
     for name, p50, p95 in rows:
         print(f"| {name} | {p50:.1f} | {p95:.1f} |")
