@@ -184,6 +184,14 @@ def crop_box(box: tuple[float, float, float, float], scale: float = CROP_SCALE,
     return round(cx - side / 2), round(cy - side / 2), side_i
 
 
+def crop_points(points: list[tuple[float, float]] | np.ndarray, box: tuple[float, float, float, float],
+                size: int, scale: float = CROP_SCALE, shift: float = CROP_SHIFT) -> np.ndarray:
+    """Map image-pixel points (e.g. keypoints) into the coordinates of :func:`crop`'s output."""
+    x0, y0, side = crop_box(box, scale, shift)
+    pts = np.asarray(points, np.float32).reshape(-1, 2)
+    return (pts - np.float32([x0, y0])) * np.float32(size / side)
+
+
 def crop(image: np.ndarray, box: tuple[float, float, float, float], size: int,
          scale: float = CROP_SCALE, shift: float = CROP_SHIFT) -> np.ndarray:
     """THE face crop: square with margin around ``box``, reflect-padded at borders, resized.

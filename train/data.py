@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from jrc.faces import FaceDetector, crop
+from jrc.faces import FaceDetector, crop, crop_points
+from jrc.media import VIDEO_EXTS
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 REAL_DIRS = {"youtube", "original", "original_sequences", "real", "celeb-real", "youtube-real"}
@@ -26,66 +27,172 @@ REAL_DIRS = {"youtube", "original", "original_sequences", "real", "celeb-real", 
 class Sample:
     path: str
     label: int  # 1 = fake
-    source: str  # sub-folder, e.g. the FF++ method
+    source: str  # e.g. the FF++ method, "youtube", "utkface", a video dataset name
+    group: str = ""  # frames of one video share a group (video-level splits and metrics)
+    frame: int | None = None  # frame index for samples cut from a video
 
 
-def scan_crop_folder(root: str | Path) -> list[Sample]:
+def scan_crop_folder(root: str | Path, sources: list[str] | None = None) -> list[Sample]:
     """``root/<source>/*.jpg``; sources named like ``youtube``/``real`` are real, others fake."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder")
     samples = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        if sources and sub.name not in sources:
+            continue
         label = 0 if sub.name.lower() in REAL_DIRS else 1
         for f in sorted(sub.rglob("*")):
             if f.suffix.lower() in IMAGE_EXTS:
-                samples.append(Sample(str(f), label, sub.name))
+                samples.append(Sample(str(f), label, sub.name, group=str(f)))
     if not samples:
-        raise FileNotFoundError(f"{root}: no images in sub-folders")
+        raise FileNotFoundError(f"{root}: no images in sub-folders" + (f" {sources}" if sources else ""))
     return samples
 
 
+def scan_real_folder(root: str | Path, source: str | None = None, limit: int = 0,
+                     seed: int = 0) -> list[Sample]:
+    """A folder of real faces (e.g. UTKFace), all labelled real; ``limit`` samples at random."""
+    root = Path(root)
+    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in IMAGE_EXTS)
+    if not files:
+        raise FileNotFoundError(f"{root}: no images")
+    if limit and limit < len(files):
+        idx = np.sort(np.random.default_rng(seed).choice(len(files), limit, replace=False))
+        files = [files[i] for i in idx]
+    return [Sample(str(f), 0, source or root.name, group=str(f)) for f in files]
+
+
+def scan_video_dataset(root: str | Path, split: str | None = None) -> list[Sample]:
+    """Videos in an official layout, one Sample per video (``frame`` None). Layouts:
+
+    * FaceForensics++: ``original_sequences/<src>/<comp>/videos`` (real),
+      ``manipulated_sequences/<method>/<comp>/videos`` (fake);
+    * Celeb-DF v2: ``Celeb-real``, ``YouTube-real`` (real), ``Celeb-synthesis`` (fake);
+      ``split="test"`` keeps ``List_of_testing_videos.txt``, ``"train"`` the rest;
+    * DFDC: folders with ``metadata.json`` (``{"x.mp4": {"label": "FAKE"|"REAL"}}``);
+    * generic: ``real/`` and ``fake/`` sub-folders (e.g. ../shared/data/ffpp-videos).
+    """
+    root = Path(root)
+    vids = lambda d: sorted(f for f in d.rglob("*") if f.suffix.lower() in VIDEO_EXTS)  # noqa: E731
+    out: list[Sample] = []
+    if (root / "original_sequences").is_dir() or (root / "manipulated_sequences").is_dir():
+        for f in vids(root / "original_sequences") if (root / "original_sequences").is_dir() else []:
+            out.append(Sample(str(f), 0, "original", group=str(f)))
+        man = root / "manipulated_sequences"
+        for method in sorted(p for p in man.iterdir() if p.is_dir()) if man.is_dir() else []:
+            out += [Sample(str(f), 1, method.name, group=str(f)) for f in vids(method)]
+    elif (root / "Celeb-synthesis").is_dir():
+        listed = root / "List_of_testing_videos.txt"
+        test = set()
+        if split and listed.is_file():
+            test = {ln.split()[-1] for ln in listed.read_text().splitlines() if ln.strip()}
+        for sub, label in (("Celeb-real", 0), ("YouTube-real", 0), ("Celeb-synthesis", 1)):
+            for f in vids(root / sub) if (root / sub).is_dir() else []:
+                rel = f.relative_to(root).as_posix()
+                if (split == "test" and rel not in test) or (split == "train" and rel in test):
+                    continue
+                out.append(Sample(str(f), label, sub, group=str(f)))
+    elif list(root.rglob("metadata.json")):
+        for meta in sorted(root.rglob("metadata.json")):
+            for name, info in sorted(json.loads(meta.read_text()).items()):
+                if split and info.get("split") not in (None, split):
+                    continue
+                f = meta.parent / name
+                if f.is_file():
+                    label = 1 if str(info.get("label", "")).upper() == "FAKE" else 0
+                    out.append(Sample(str(f), label, meta.parent.name, group=str(f)))
+    else:
+        for sub, label in (("real", 0), ("fake", 1)):
+            for f in vids(root / sub) if (root / sub).is_dir() else []:
+                out.append(Sample(str(f), label, sub, group=str(f)))
+    if not out:
+        raise FileNotFoundError(f"{root}: no videos in a known layout (FF++, Celeb-DF, DFDC, real/fake)")
+    return out
+
+
 def detect_and_crop(detector: FaceDetector, rgb: np.ndarray, size: int,
-                    pad_frac: float = 0.5) -> np.ndarray | None:
-    """Largest face of an (already roughly cropped) image, framed by ``jrc.faces.crop``.
+                    pad_frac: float = 0.5) -> tuple[np.ndarray, np.ndarray] | None:
+    """Largest face of an image, framed by ``jrc.faces.crop``: (crop, keypoints in crop pixels).
 
     Detection runs on a zero-padded canvas so faces that fill the image are still found
     (BlazeFace misses ~2% of the tight FF++ crops without it); the crop itself is taken from
     the original image, so its border handling is exactly the one used at inference.
     """
     p = int(max(rgb.shape[:2]) * pad_frac)
-    canvas = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    canvas = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)) if p else rgb
     faces = detector.detect(canvas)
     if not faces:
         return None
     face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     box = (face.box[0] - p, face.box[1] - p, face.box[2] - p, face.box[3] - p)
-    return crop(rgb, box, size, detector.scale, detector.shift)
+    kps = np.asarray(face.keypoints, np.float32) - p
+    return (crop(rgb, box, size, detector.scale, detector.shift),
+            crop_points(kps, box, size, detector.scale, detector.shift))
+
+
+def _cache_path(cache_dir: str | Path, kind: str, payload: object) -> Path:
+    key = hashlib.sha1(json.dumps(payload).encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"{kind}_{key}.npz"
 
 
 def cache_crops(samples: list[Sample], size: int, cache_dir: str | Path = "cache",
-                face_model: str = "short_range") -> tuple[np.ndarray, np.ndarray]:
-    """Crops ``[N,size,size,3]`` uint8 and a ``found`` mask; cached by content of the list."""
-    key = hashlib.sha1(json.dumps([[s.path for s in samples], size, face_model]).encode())
-    path = Path(cache_dir) / f"crops_{size}_{key.hexdigest()[:12]}.npz"
+                face_model: str = "short_range") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crops ``[N,S,S,3]`` uint8, ``found`` mask, keypoints ``[N,6,2]``; cached by the path list."""
+    path = _cache_path(cache_dir, f"crops{size}", [[s.path for s in samples], size, face_model, 2])
     if path.is_file():
         data = np.load(path)
-        return data["crops"], data["found"]
+        return data["crops"], data["found"], data["keypoints"]
     detector = FaceDetector(face_model)
     crops = np.zeros((len(samples), size, size, 3), np.uint8)
+    kps = np.zeros((len(samples), 6, 2), np.float32)
     found = np.zeros(len(samples), bool)
-    for i, s in enumerate(tqdm(samples, desc="detect + crop",
-                               unit="img", leave=False)):
+    for i, s in enumerate(tqdm(samples, desc="detect + crop", unit="img", leave=False)):
         bgr = cv2.imread(s.path, cv2.IMREAD_COLOR)
         if bgr is None:
             continue
-        c = detect_and_crop(detector, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
-        if c is not None:
-            crops[i], found[i] = c, True
+        got = detect_and_crop(detector, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
+        if got is not None:
+            crops[i], kps[i], found[i] = got[0], got[1][:6], True
     detector.close()
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, crops=crops, found=found)
-    return crops, found
+    np.savez(path, crops=crops, found=found, keypoints=kps)
+    return crops, found, kps
+
+
+def cache_video_crops(videos: list[Sample], size: int, frames: int = 8, cache_dir: str | Path = "cache",
+                      face_model: str = "short_range"
+                      ) -> tuple[list[Sample], np.ndarray, np.ndarray]:
+    """Turn videos into per-frame face-crop samples (largest face of ``frames`` sampled frames).
+
+    Frames come from ``jrc.video.iter_frames`` (the inference sampler) and faces from the same
+    detector and crop, so cached training crops match what ``jrc scan`` sees.
+    """
+    from jrc.video import iter_frames
+
+    path = _cache_path(cache_dir, f"video{size}", [[v.path for v in videos], size, frames, face_model])
+    if path.is_file():
+        data = np.load(path, allow_pickle=False)
+        meta = json.loads(str(data["meta"]))
+        return [Sample(**m) for m in meta], data["crops"], data["keypoints"]
+    detector = FaceDetector(face_model)
+    samples, crops, kps = [], [], []
+    for v in tqdm(videos, desc="video -> face crops", unit="video", leave=False):
+        try:
+            for idx, rgb in iter_frames(v.path, frames):
+                got = detect_and_crop(detector, rgb, size, pad_frac=0.0) if rgb is not None else None
+                if got is not None:
+                    samples.append(Sample(v.path, v.label, v.source, group=v.path, frame=idx))
+                    crops.append(got[0])
+                    kps.append(got[1][:6])
+        except ValueError as e:  # MediaError: unreadable video, reported and skipped
+            tqdm.write(f"skipped {e}")
+    detector.close()
+    crops_a = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
+    kps_a = np.stack(kps) if kps else np.zeros((0, 6, 2), np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, crops=crops_a, keypoints=kps_a, meta=json.dumps([vars(s) for s in samples]))
+    return samples, crops_a, kps_a
 
 
 def split_indices(samples: list[Sample], val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,19 +210,26 @@ def split_indices(samples: list[Sample], val_frac: float, seed: int) -> tuple[np
     return np.array(sorted(train)), np.array(sorted(val))
 
 
-def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Label-independent augmentation: flip, mild scale/shift jitter, random JPEG re-encoding."""
+def augment(crop: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None = None):
+    """Label-independent augmentation: flip, mild scale/shift jitter, random JPEG re-encoding.
+
+    The same geometry is applied to ``mask`` when given; returns ``crop`` or ``(crop, mask)``.
+    """
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
+        mask = mask[:, ::-1] if mask is not None else None
     s = crop.shape[0]
     if rng.random() < 0.5:
         scale = rng.uniform(0.95, 1.05)
         tx, ty = rng.uniform(-0.03, 0.03, 2) * s
         m = np.array([[scale, 0, (1 - scale) * s / 2 + tx], [0, scale, (1 - scale) * s / 2 + ty]])
         crop = cv2.warpAffine(np.ascontiguousarray(crop), m, (s, s), borderMode=cv2.BORDER_REFLECT)
+        if mask is not None:
+            mask = cv2.warpAffine(np.ascontiguousarray(mask), m, (s, s), borderMode=cv2.BORDER_REFLECT)
     if rng.random() < 0.3:
         q = int(rng.integers(60, 96))
         bgr = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2BGR)
-        _ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
+        _, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
         crop = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(crop)
+    crop = np.ascontiguousarray(crop)
+    return crop if mask is None else (crop, np.ascontiguousarray(mask))

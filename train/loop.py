@@ -1,10 +1,18 @@
-"""A short, readable JRC training loop (nanoGPT style).
+"""The JRC training loop: short and readable (nanoGPT style).
 
-loss = BCE(logit, y) + lambda_rec * MSE(reconstruction, input)
+Each step draws B/2 real faces and pairs every real with a fake partner:
+* a real from a labelled crop folder (FF++ ``youtube``) gets an FF++ fake with probability
+  ``1 - sbi_ratio``, else its own self-blended fake (SBI);
+* a real from a real-only folder (``reals``, e.g. UTKFace) always gets its SBI fake.
+So every image source is exactly half real, half fake: the model cannot learn the source.
 
-Checkpoints every epoch (``last.pt``, resumable); the best epoch by *validation* AUC is
-written as a JRC weights folder (``model.safetensors`` + ``config.json``) with the decision
-threshold chosen on that validation split.
+loss = BCE + lambda_rec * L_rec + lambda_mask * BCE(mask)  (train/losses.py)
+
+Validation (carved from the training folders, never the test split) every epoch:
+``val_ffpp`` = held-out FF++ reals vs held-out FF++ fakes of the training methods,
+``val_sbi`` = the same reals vs their SBI fakes (fixed seed). The best epoch by ``select_on``
+is written as a JRC weights folder with the threshold chosen on validation scores.
+Runs under ``torchrun`` (DDP; reals sharded with DistributedSampler).
 """
 
 from __future__ import annotations
@@ -12,50 +20,66 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from jrc import weights as jrc_weights
 from jrc.model import ModelConfig, TwoBranchCAE
 from jrc.preprocess import normalize
-from train.data import augment, cache_crops, scan_crop_folder, split_indices
+from train.data import augment, cache_crops, scan_crop_folder, scan_real_folder, split_indices
+from train.losses import jrc_loss
 from train.metrics import auc, choose_threshold
+from train.sbi import self_blend
 
 DEFAULTS: dict = {
-    "data": "../shared/data/ffpp-crops/train",
+    "data": "../shared/data/ffpp-crops/train",  # labelled crop folder (<source>/*.jpg)
+    "sources": None,  # sub-folders of `data` to use (None = all); leave-one-out drops one
+    "reals": [],  # real-only folders for SBI: [{"path": ..., "limit": N}]
     "out": "runs/jrc_lite0",
     "encoder": "efficientnet_lite0",
     "pretrained": True,
     "freeze_blocks": 3,  # stem + first N MBConv blocks frozen (CPU budget)
+    "mask_head": False,
     "lambda_rec": 1.0,
+    "lambda_mask": 0.0,
+    "rec_loss": "mse",
+    "rec_on": "all",
+    "sbi_ratio": 0.0,  # P(an FF++ real's partner is its SBI fake rather than an FF++ fake)
     "epochs": 6,
+    "steps_per_epoch": 0,  # 0 = one pass over the real pool
     "batch_size": 32,
     "lr": 1e-3,
     "encoder_lr_mult": 0.3,
     "weight_decay": 1e-4,
     "val_frac": 0.1,
+    "select_on": "mean",  # ffpp | sbi | mean (of the two validation AUCs)
     "seed": 0,
-    "max_steps_per_epoch": 0,  # 0 = full epoch
     "threads": 0,  # 0 = torch default
     "cache_dir": "cache",
     "face_model": "short_range",
 }
+LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "val_ffpp", "val_sbi", "val", "seconds"]
 
 
 def make_model(cfg: dict) -> TwoBranchCAE:
-    model = TwoBranchCAE(ModelConfig.for_encoder(cfg["encoder"]), pretrained_encoder=cfg["pretrained"])
+    """Model from the config; the stem and first ``freeze_blocks`` blocks are frozen."""
+    mc = ModelConfig.for_encoder(cfg["encoder"], mask_head=bool(cfg["mask_head"]))
+    model = TwoBranchCAE(mc, pretrained_encoder=cfg["pretrained"])
     enc = model.encoder
-    frozen = []
-    if cfg["freeze_blocks"] > 0 and hasattr(enc, "blocks"):
-        frozen = [enc.stem, *enc.blocks[: cfg["freeze_blocks"]]]
+    frozen = [enc.stem, *enc.blocks[: cfg["freeze_blocks"]]] if cfg["freeze_blocks"] > 0 and hasattr(
+        enc, "blocks") else []
     for module in frozen:
         module.requires_grad_(False)
-    model.frozen_modules = frozen  # kept in eval mode (BN statistics fixed)
+    model.frozen_modules = frozen  # kept in eval mode: BN statistics stay ImageNet's
     return model
 
 
@@ -69,115 +93,196 @@ def set_train_mode(model: TwoBranchCAE) -> None:
 def predict(model: TwoBranchCAE, crops: np.ndarray, batch: int = 64) -> np.ndarray:
     """P(fake) for uint8 crops, in eval mode."""
     model.eval()
-    c = model.config
+    c, dev = model.config, next(model.parameters()).device
     out = []
     for i in range(0, len(crops), batch):
-        x = torch.from_numpy(normalize(crops[i:i + batch], c.mean, c.std))
-        out.append(torch.sigmoid(model(x.contiguous(memory_format=torch.channels_last),
-                                       decode=False)["logit"]).numpy())
+        x = torch.from_numpy(normalize(crops[i:i + batch], c.mean, c.std)).to(dev)
+        logit = model(x.contiguous(memory_format=torch.channels_last), decode=False)["logit"]
+        out.append(torch.sigmoid(logit.float()).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def balanced_batches(labels: np.ndarray, batch: int, steps: int, rng: np.random.Generator):
-    """Index batches with half real, half fake (sampling each class without replacement)."""
-    pools = [np.flatnonzero(labels == k) for k in (0, 1)]
-    orders = [rng.permutation(p) for p in pools]
-    pos = [0, 0]
-    for _ in range(steps):
-        idx = []
-        for k, n in ((0, batch // 2), (1, batch - batch // 2)):
-            if pos[k] + n > len(orders[k]):
-                orders[k], pos[k] = rng.permutation(pools[k]), 0
-            idx += orders[k][pos[k]:pos[k] + n].tolist()
-            pos[k] += n
-        yield np.array(idx)
+class PairedData:
+    """Real pool + FF++ fake pool (uint8 crops, keypoints) and the pairing rule above."""
+
+    def __init__(self, cfg: dict, size: int, rank: int = 0) -> None:
+        samples = scan_crop_folder(cfg["data"], cfg["sources"])
+        crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
+        labels = np.array([s.label for s in samples])
+        tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"])
+        tr, va = tr[found[tr]], va[found[va]]
+        self.crops, self.kps = [crops], [kps]
+        self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
+        self.n_paired_reals = len(self.real)
+        self.fake = tr[labels[tr] == 1]
+        self.val_real, self.val_fake = va[labels[va] == 0], va[labels[va] == 1]
+        for k, extra in enumerate(cfg["reals"], start=1):
+            rs = scan_real_folder(extra["path"], limit=extra.get("limit", 0), seed=cfg["seed"])
+            c2, f2, k2 = cache_crops(rs, size, cfg["cache_dir"], cfg["face_model"])
+            self.crops.append(c2)
+            self.kps.append(k2)
+            self.real += [(k, i) for i in np.flatnonzero(f2)]
+        if rank == 0:
+            print(f"data: {len(samples)} labelled crops ({int((~found).sum())} without a face dropped); "
+                  f"train reals {len(self.real)} ({self.n_paired_reals} with FF++ fakes), "
+                  f"FF++ fakes {len(self.fake)}; val reals {len(self.val_real)}, "
+                  f"val fakes {len(self.val_fake)}")
+
+    def batch(self, real_ids: list[int], sbi_ratio: float, rng: np.random.Generator):
+        """(images uint8 [B,S,S,3], labels [B], mask targets [B,S,S], mask valid [B])."""
+        rows = []  # (image, label, mask target, mask known)
+        for rid in real_ids:
+            pool, i = self.real[rid]
+            real = self.crops[pool][i]
+            zero = np.zeros(real.shape[:2], np.float32)
+            rows.append((real, 0, zero, True))
+            if pool == 0 and rng.random() >= sbi_ratio:
+                rows.append((self.crops[0][rng.choice(self.fake)], 1, zero, False))  # region unknown
+            else:
+                fake, mask = self_blend(real, self.kps[pool][i], rng)
+                rows.append((fake, 1, mask, True))
+        aug = [augment(img, rng, mask) for img, _, mask, _ in rows]
+        return (np.stack([a for a, _ in aug]), np.array([r[1] for r in rows], np.float32),
+                np.stack([m for _, m in aug]), np.array([r[3] for r in rows]))
+
+    def validation(self, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng(seed + 12345)
+        reals = self.crops[0][self.val_real]
+        sbi = np.stack([self_blend(reals[j], self.kps[0][i], rng)[0]
+                        for j, i in enumerate(self.val_real)])
+        out = {"sbi": (np.concatenate([reals, sbi]), np.r_[np.zeros(len(reals)), np.ones(len(sbi))])}
+        if len(self.val_fake):
+            fakes = self.crops[0][self.val_fake]
+            out["ffpp"] = (np.concatenate([reals, fakes]),
+                           np.r_[np.zeros(len(reals)), np.ones(len(fakes))])
+        return out
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    """(rank, world size, device); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available()
+    device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    if world > 1 and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return (dist.get_rank() if world > 1 else 0), world, device
 
 
 def train(cfg: dict) -> Path:
-    """Train, validate each epoch, keep the best by validation AUC. Returns the weights folder."""
+    """Train, validate each epoch, keep the best by validation. Returns the weights folder."""
     cfg = {**DEFAULTS, **cfg}
+    unknown = set(cfg) - set(DEFAULTS) - {"resume"}
+    if unknown:
+        raise ValueError(f"unknown config keys: {sorted(unknown)}")
+    rank, world, device = setup_distributed()
     torch.manual_seed(cfg["seed"])
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
+    rng = np.random.default_rng(cfg["seed"] + 1000 * rank)
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(cfg["seed"])
 
-    model = make_model(cfg).to(memory_format=torch.channels_last)
-    size = model.config.input_size
-    samples = scan_crop_folder(cfg["data"])
-    crops, found = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
-    labels = np.array([s.label for s in samples])
-    tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"])
-    tr, va = tr[found[tr]], va[found[va]]
-    print(f"data: {len(samples)} images, {int((~found).sum())} without a face dropped; "
-          f"train {len(tr)} (fake {int(labels[tr].sum())}), val {len(va)} (fake {int(labels[va].sum())})")
-
-    enc_params = [p for p in model.encoder.parameters() if p.requires_grad]
-    head_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-    opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg["lr"] * cfg["encoder_lr_mult"]},
-                             {"params": head_params, "lr": cfg["lr"]}], weight_decay=cfg["weight_decay"])
-    steps = len(tr) // cfg["batch_size"]
-    if cfg["max_steps_per_epoch"]:
-        steps = min(steps, cfg["max_steps_per_epoch"])
-    total = steps * cfg["epochs"]
+    raw = make_model(cfg).to(device).to(memory_format=torch.channels_last)
+    data = PairedData(cfg, raw.config.input_size, rank)
+    model = DistributedDataParallel(raw, find_unused_parameters=True) if world > 1 else raw
+    decode = bool(cfg["lambda_rec"] or cfg["lambda_mask"])  # classifier-only skips the decoder
+    enc = [p for p in raw.encoder.parameters() if p.requires_grad]
+    head = [p for n, p in raw.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": enc, "lr": cfg["lr"] * cfg["encoder_lr_mult"]},
+                             {"params": head, "lr": cfg["lr"]}], weight_decay=cfg["weight_decay"])
     base_lrs = [g["lr"] for g in opt.param_groups]
+    half = cfg["batch_size"] // 2
+    sampler = DistributedSampler(range(len(data.real)), num_replicas=world, rank=rank,
+                                 shuffle=True, seed=cfg["seed"], drop_last=True)
+    steps = len(sampler) // half
+    if cfg["steps_per_epoch"]:
+        steps = min(steps, cfg["steps_per_epoch"]) if steps else cfg["steps_per_epoch"]
+    total = max(1, steps * cfg["epochs"])
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext())
 
-    start_epoch, best_auc, history = 0, -1.0, []
+    start, best, history = 0, -1.0, []
     last = out / "last.pt"
     if cfg.get("resume") and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
+        state = torch.load(last, map_location=device, weights_only=False)
+        raw.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        start_epoch, best_auc, history = state["epoch"] + 1, state["best_auc"], state["history"]
-        print(f"resumed from {last} at epoch {start_epoch}")
+        start, best, history = state["epoch"] + 1, state["best"], state["history"]
+        if rank == 0:
+            print(f"resumed from {last} at epoch {start + 1}")
+    val = data.validation(cfg["seed"]) if rank == 0 else {}
 
-    log = (out / "log.csv").open("a", newline="")
-    writer = csv.writer(log)
-    step = start_epoch * steps
-    for epoch in range(start_epoch, cfg["epochs"]):
-        set_train_mode(model)
-        t0 = time.time()
-        sums = {"loss": 0.0, "bce": 0.0, "rec": 0.0}
-        bar = tqdm(balanced_batches(labels[tr], cfg["batch_size"], steps, rng), total=steps,
-                   desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit="step")
-        for batch_idx in bar:
+    step = start * steps
+    for epoch in range(start, cfg["epochs"]):
+        set_train_mode(raw)
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        while len(order) < steps * half:  # steps_per_epoch larger than one pass: wrap around
+            order += list(np.random.default_rng(epoch + len(order)).permutation(order))
+        t0, sums = time.time(), dict.fromkeys(("loss", "bce", "rec", "mask"), 0.0)
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit="step",
+                   disable=rank != 0)
+        for k in bar:
             lr_scale = 0.5 * (1 + math.cos(math.pi * step / total))  # cosine to zero
             for g, base in zip(opt.param_groups, base_lrs, strict=True):
                 g["lr"] = base * lr_scale
-            idx = tr[batch_idx]
-            batch = np.stack([augment(crops[i], rng) for i in idx])
-            x = torch.from_numpy(normalize(batch, model.config.mean, model.config.std))
+            imgs, y, masks, valid = data.batch(order[k * half:(k + 1) * half], cfg["sbi_ratio"], rng)
+            x = torch.from_numpy(normalize(imgs, raw.config.mean, raw.config.std)).to(device)
             x = x.contiguous(memory_format=torch.channels_last)
-            y = torch.from_numpy(labels[idx].astype(np.float32))
-            outp = model(x)
-            bce = F.binary_cross_entropy_with_logits(outp["logit"], y)
-            rec = F.mse_loss(outp["reconstruction"], model.denormalize(x))
-            loss = bce + cfg["lambda_rec"] * rec
+            with autocast:
+                outputs = model(x, decode=decode)
+            outputs = {n: t.float() for n, t in outputs.items()}
+            mask_t = torch.from_numpy(masks).to(device) if cfg["mask_head"] else None
+            loss, parts = jrc_loss(outputs, x, torch.from_numpy(y).to(device), raw, mask_t, cfg,
+                                   torch.from_numpy(valid).to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-            for k, v in (("loss", loss), ("bce", bce), ("rec", rec)):
-                sums[k] += v.item()
-            bar.set_postfix(loss=f"{float(loss):.3f}", bce=f"{float(bce):.3f}", rec=f"{float(rec):.4f}")
-        scores = predict(model, crops[va])
-        val_auc = auc(labels[va], scores)
-        row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()},
-               "val_auc": val_auc, "seconds": time.time() - t0}
-        history.append(row)
-        writer.writerow([row[k] for k in ("epoch", "loss", "bce", "rec", "val_auc", "seconds")])
-        log.flush()
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
-        if val_auc > best_auc:
-            best_auc = val_auc
-            threshold = choose_threshold(labels[va], scores)
-            jrc_weights.save(model, out / "best", threshold, face_model=cfg["face_model"],
-                             training={"config": cfg, "epoch": epoch + 1, "n_train": len(tr),
-                                       "n_val": len(va)},
-                             metrics={"val_auc": round(val_auc, 4)})
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
-                    "best_auc": best_auc, "history": history}, last)
-    log.close()
-    (out / "history.json").write_text(json.dumps(history, indent=2))
+            for n in sums:
+                sums[n] += parts[n]
+            bar.set_postfix({n: f"{v:.3f}" for n, v in parts.items()})
+        if rank == 0:
+            row = {"epoch": epoch + 1, "steps": step, **{n: v / max(steps, 1) for n, v in sums.items()}}
+            scores = {name: predict(raw, c) for name, (c, _) in val.items()}
+            for name, (_, yv) in val.items():
+                row[f"val_{name}"] = auc(yv, scores[name])
+            row["val"] = (row.get("val_ffpp", row["val_sbi"]) if cfg["select_on"] == "ffpp" else
+                          row["val_sbi"] if cfg["select_on"] == "sbi" else
+                          float(np.mean([row[f"val_{n}"] for n in val])))
+            row["seconds"] = time.time() - t0
+            history.append(row)
+            write_log(out / "log.csv", row)
+            print(json.dumps({n: round(v, 4) if isinstance(v, float) else v for n, v in row.items()}))
+            if row["val"] > best:
+                best = row["val"]
+                ys = np.concatenate([yv for _, yv in val.values()])
+                threshold = choose_threshold(ys, np.concatenate(list(scores.values())))
+                metrics = {n: round(float(row[n]), 4) for n in row if n.startswith("val")}
+                jrc_weights.save(raw, out / "best", threshold, face_model=cfg["face_model"],
+                                 training={"config": cfg, "epoch": epoch + 1, "steps": step,
+                                           "n_train_reals": len(data.real),
+                                           "n_train_ffpp_fakes": len(data.fake),
+                                           "n_val_reals": len(data.val_real),
+                                           "n_val_fakes": len(data.val_fake)},
+                                 metrics=metrics)
+            torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
+                        "best": best, "history": history}, last)
+        if world > 1:
+            dist.barrier()
+    if rank == 0:
+        (out / "history.json").write_text(json.dumps(history, indent=2))
+    if world > 1:
+        dist.destroy_process_group()
     return out / "best"
+
+
+def write_log(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(row)

@@ -27,9 +27,21 @@ def summary(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     acc = float(((scores >= threshold) == labels.astype(bool)).mean()) if len(labels) else float("nan")
     out = {"n": len(labels), "n_fake": int(labels.sum()), "auc": auc(labels, scores), "acc": acc}
     if len(np.unique(labels)) == 2:
-        fpr, tpr, _ = roc_curve(labels, scores)
-        fnr = 1 - tpr
-        i = int(np.nanargmin(np.abs(fnr - fpr)))
-        out["eer"] = float((fpr[i] + fnr[i]) / 2)
+        out["eer"] = eer(labels, scores)
         out["ap"] = float(average_precision_score(labels, scores))
     return out
+
+
+def eer(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Equal error rate: where FNR = FPR on the full ROC curve, linearly interpolated.
+
+    Uses every threshold (``drop_intermediate=False``): with the dropped points, the nearest
+    remaining one can sit far from the crossing on a small set.
+    """
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    d = (1 - tpr) - fpr  # FNR - FPR: from +1 down to -1, non-increasing
+    i = int(np.argmax(d <= 0))
+    if i == 0:
+        return float(fpr[0])
+    t = d[i - 1] / (d[i - 1] - d[i])
+    return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
