@@ -92,10 +92,10 @@ class FaceDetector:
             self._warmed = True
         faces = []
         for det in result.detections:
-            b = det.bounding_box
-            x0, y0 = max(0.0, b.origin_x), max(0.0, b.origin_y)
-            x1, y1 = min(float(w), b.origin_x + b.width), min(float(h), b.origin_y + b.height)
-            if x1 - x0 < 2 or y1 - y0 < 2:
+            b = det.bounding_box  # not clipped: a face at the border keeps its true centre and size
+            x0, y0 = float(b.origin_x), float(b.origin_y)
+            x1, y1 = x0 + b.width, y0 + b.height
+            if b.width < 2 or b.height < 2 or x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
                 continue
             kps = [(k.x * w, k.y * h) for k in det.keypoints]
             faces.append(Face((x0, y0, x1, y1), float(det.categories[0].score), kps))

@@ -122,6 +122,8 @@ def detect_and_crop(detector: FaceDetector, rgb: np.ndarray, size: int,
     p = int(max(rgb.shape[:2]) * pad_frac)
     canvas = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)) if p else rgb
     faces = detector.detect(canvas)
+    if not faces and p:  # a small face in a large image: padding made it too small to find
+        p, faces = 0, detector.detect(rgb)
     if not faces:
         return None
     face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
