@@ -38,6 +38,7 @@ same output. About 1-2 ms per 224 px crop on one CPU core (see ``benchmark``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -112,8 +113,15 @@ def _elastic(mask: np.ndarray, rng: np.random.Generator, amplitude: float = 0.02
     d = rng.uniform(-1, 1, (2, grid, grid)).astype(np.float32) * amplitude * max(h, w)
     dx = cv2.resize(d[0], (w, h), interpolation=cv2.INTER_CUBIC)
     dy = cv2.resize(d[1], (w, h), interpolation=cv2.INTER_CUBIC)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = _grid(h, w)
     return cv2.remap(mask, gx + dx, gy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+@lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = gy.flags.writeable = False
+    return gx, gy
 
 
 def _odd(rng: np.random.Generator, lo: int = 5, hi: int = 25) -> int:
@@ -138,17 +146,18 @@ def _blend_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _colour(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """RGB shift (p=0.3), HSV shift, brightness/contrast: all from symmetric ranges."""
+    """RGB shift (p=0.3), HSV shift, brightness/contrast: all from symmetric ranges (as LUTs)."""
+    x = np.arange(256, dtype=np.int16)
     out = img
     if rng.random() < 0.3:
-        out = np.clip(out.astype(np.int16) + rng.integers(-20, 21, 3).astype(np.int16), 0, 255)
-        out = out.astype(np.uint8)
-    hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.int16)
+        shift = rng.integers(-20, 21, 3)
+        lut = np.stack([np.clip(x + d, 0, 255) for d in shift], axis=-1).astype(np.uint8)
+        out = cv2.LUT(out, lut.reshape(256, 1, 3))
     dh, ds, dv = int(rng.integers(-4, 5)), int(rng.integers(-15, 16)), int(rng.integers(-15, 16))
-    hsv[..., 0] = (hsv[..., 0] + dh) % 180
-    hsv[..., 1] = np.clip(hsv[..., 1] + ds, 0, 255)
-    hsv[..., 2] = np.clip(hsv[..., 2] + dv, 0, 255)
-    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    hue = np.where(x < 180, (x + dh) % 180, x)  # OpenCV's 8-bit hue runs 0..179
+    lut = np.stack([hue, np.clip(x + ds, 0, 255), np.clip(x + dv, 0, 255)], axis=-1).astype(np.uint8)
+    hsv = cv2.LUT(cv2.cvtColor(out, cv2.COLOR_RGB2HSV), lut.reshape(256, 1, 3))
+    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     alpha = 1.0 + rng.uniform(-0.1, 0.1)
     beta = rng.uniform(-0.1, 0.1) * 255
     lut = np.clip(np.arange(256, dtype=np.float32) * alpha + beta + 0.5, 0, 255).astype(np.uint8)
@@ -198,9 +207,9 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
 
     ``img``: uint8 ``HxWx3`` RGB face crop (``jrc.faces.crop`` framing). ``keypoints``: ``(K, 2)``
     pixel coordinates in ``img`` (BlazeFace's 6, as ``train.data.detect_and_crop`` returns them,
-    or ``jrc.faces.crop_points``), or None to use
-    the canonical layout of the crop framing. Returns ``(fake uint8 HxWx3, mask float32 HxW)``,
-    mask in [0, 1]; where ``mask == 0`` the fake equals ``img`` exactly.
+    or ``jrc.faces.crop_points``), or None to use the canonical layout of the crop framing.
+    Returns ``(fake uint8 HxWx3, mask float32 HxW)``, mask in [0, 1]; where ``mask == 0`` the
+    fake equals ``img`` exactly.
     """
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError("self_blend expects a uint8 HxWx3 RGB image")
@@ -210,24 +219,26 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
         kps = None
 
     poly, ellipse = _region_polygon(kps, w, h, rng)
-    region = _draw_region(poly, ellipse, w, h)
-    if region.mean() < MIN_REGION_FRAC and kps is not None:  # keypoints off the crop: canonical
-        poly, ellipse = _region_polygon(None, w, h, rng)
-        region = _draw_region(poly, ellipse, w, h)
+    if kps is not None and _draw_region(poly, ellipse, w, h).mean() < MIN_REGION_FRAC:
+        poly, ellipse = _region_polygon(None, w, h, rng)  # keypoints off the crop: canonical layout
 
-    source = _perturb_source(img, rng)
     m = _source_affine(w, h, rng)
-    source = cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    region = cv2.warpAffine(region, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    source = cv2.warpAffine(_perturb_source(img, rng), m, (w, h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT)
+    region = _draw_region(poly @ m[:, :2].T + m[:, 2], ellipse, w, h)  # the region moves with it
 
     mask = _blend_mask(_elastic(region, rng), rng)
     mask *= float(rng.choice(BLEND_RATIOS))
     mask[mask < 1.0 / 255] = 0.0  # a sub-grey-level tail is no change: keep the support honest
-    mask = np.clip(mask, 0.0, 1.0, out=mask)
+    np.clip(mask, 0.0, 1.0, out=mask)
 
-    target = img.astype(np.float32)
-    fake = target + mask[..., None] * (source.astype(np.float32) - target)
-    return (fake + 0.5).astype(np.uint8), mask
+    fake = img.copy()
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows):
+        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        t = img[box].astype(np.float32)
+        fake[box] = (t + mask[box][..., None] * (source[box].astype(np.float32) - t) + 0.5).astype(np.uint8)
+    return fake, mask
 
 
 def sbi_batch(imgs: np.ndarray | Sequence[np.ndarray], keypoints: Sequence | None,

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from train.sbi import CANONICAL_KEYPOINTS, sbi_batch, self_blend
+
+
+@pytest.fixture(scope="module")
+def face(astronaut):
+    """The astronaut's face crop (jrc framing, 224 px) and its BlazeFace keypoints in the crop."""
+    from jrc.faces import FaceDetector, crop_points
+
+    det = FaceDetector()
+    f = det.detect(astronaut)[0]
+    crop = det.crop(astronaut, f, 224)
+    kps = crop_points(f.keypoints, f.box, 224, det.scale, det.shift)
+    det.close()
+    return crop, kps
+
+
+@pytest.fixture(scope="module")
+def textured():
+    return np.random.default_rng(123).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+
+
+SEEDS = range(12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mask_range_and_outside_pixels_unchanged(textured, seed):
+    kps = CANONICAL_KEYPOINTS * 160 if seed % 2 else None
+    fake, mask = self_blend(textured, kps, np.random.default_rng(seed))
+    assert fake.shape == textured.shape and fake.dtype == np.uint8
+    assert mask.shape == textured.shape[:2] and mask.dtype == np.float32
+    assert mask.min() >= 0.0 and mask.max() <= 1.0
+    outside = mask == 0
+    assert 0.1 < outside.mean() < 0.95  # a face region, not the whole crop nor nothing
+    np.testing.assert_array_equal(fake[outside], textured[outside])
+    inside = mask > 0.2
+    assert inside.any()
+    assert np.abs(fake[inside].astype(int) - textured[inside].astype(int)).mean() > 2
+
+
+def test_same_seed_same_output_and_different_seeds_differ(textured):
+    a = self_blend(textured, None, np.random.default_rng(7))
+    b = self_blend(textured, None, np.random.default_rng(7))
+    c = self_blend(textured, None, np.random.default_rng(8))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0]) and not np.array_equal(a[1], c[1])
+
+
+def test_real_face_with_detector_keypoints(face):
+    crop, kps = face
+    # keypoints land where a face is in the crop: eyes above the mouth, ears outside the eyes
+    assert kps[0, 1] < kps[3, 1] and kps[1, 1] < kps[3, 1]
+    assert kps[4, 0] < kps[0, 0] < kps[1, 0] < kps[5, 0]
+    for seed in range(4):
+        fake, mask = self_blend(crop, kps, np.random.default_rng(seed))
+        np.testing.assert_array_equal(fake[mask == 0], crop[mask == 0])
+        ys, xs = np.nonzero(mask > 0.5 * mask.max())
+        # the blended region is centred on the face (between the eyes and the mouth)
+        assert kps[0, 0] - 20 < xs.mean() < kps[1, 0] + 20
+        assert kps[0, 1] - 30 < ys.mean() < kps[3, 1] + 10
+        # it covers the eyes/nose/mouth but not the crop corners
+        for x, y in kps[:4].round().astype(int):
+            assert mask[y, x] > 0
+        assert mask[0, 0] == 0 and mask[0, -1] == 0
+
+
+def test_keypoints_off_the_crop_fall_back_to_the_face_ellipse(textured):
+    far = CANONICAL_KEYPOINTS * 160 + 5000
+    _fake, mask = self_blend(textured, far, np.random.default_rng(0))
+    assert mask.max() > 0.2 and (mask == 0).mean() > 0.1
+
+
+def test_other_landmark_sets_use_their_hull(textured):
+    pts = np.array([[50, 50], [110, 50], [110, 120], [50, 120], [80, 85]], np.float32)
+    _fake, mask = self_blend(textured, pts, np.random.default_rng(3))
+    ys, xs = np.nonzero(mask > 0)
+    assert 30 < xs.mean() < 130 and 30 < ys.mean() < 140
+
+
+def test_batch_and_input_checks(textured):
+    fakes, masks = sbi_batch(np.stack([textured, textured]), None, np.random.default_rng(0))
+    assert fakes.shape == (2, 160, 160, 3) and masks.shape == (2, 160, 160)
+    with pytest.raises(ValueError, match="keypoint"):
+        sbi_batch([textured], [None, None], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="uint8"):
+        self_blend(textured.astype(np.float32), None, np.random.default_rng(0))
