@@ -46,7 +46,8 @@ DEFAULTS: dict = {
     "reals": [],  # real-only folders for SBI: [{"path": ..., "limit": N}]
     "out": "runs/jrc_lite0",
     "encoder": "efficientnet_lite0",
-    "pretrained": True,
+    "pretrained": True,  # ImageNet init (bundled for efficientnet_lite0 only)
+    "encoder_weights": None,  # path to ImageNet weights for encoders that ship none (xception)
     "freeze_blocks": 3,  # stem + first N MBConv blocks frozen (CPU budget)
     "mask_head": False,
     "lambda_rec": 1.0,
@@ -73,7 +74,7 @@ LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "val_ffpp", "val_s
 def make_model(cfg: dict) -> TwoBranchCAE:
     """Model from the config; the stem and first ``freeze_blocks`` blocks are frozen."""
     mc = ModelConfig.for_encoder(cfg["encoder"], mask_head=bool(cfg["mask_head"]))
-    model = TwoBranchCAE(mc, pretrained_encoder=cfg["pretrained"])
+    model = TwoBranchCAE(mc, pretrained_encoder=cfg["pretrained"], encoder_weights=cfg["encoder_weights"])
     enc = model.encoder
     frozen = [enc.stem, *enc.blocks[: cfg["freeze_blocks"]]] if cfg["freeze_blocks"] > 0 and hasattr(
         enc, "blocks") else []

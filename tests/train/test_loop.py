@@ -69,3 +69,19 @@ def test_torchrun_two_cpu_processes_gloo(tiny_dataset, tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert weights.load(tmp_path / "best").config.mask_head
+
+
+@pytest.mark.parametrize("name", ["jrc_lite0.yaml", "jrc_lite0_sbi.yaml", "jrc_xception.yaml"])
+def test_shipped_configs_have_known_keys(name):
+    cfg = yaml.safe_load((ROOT / "train" / "configs" / name).read_text())
+    assert set(cfg) <= set(DEFAULTS), set(cfg) - set(DEFAULTS)
+
+
+def test_xception_config_cpu_smoke(tiny_dataset, tmp_path):
+    """The paper-faithful config runs a couple of steps on CPU and writes loadable weights."""
+    cfg = yaml.safe_load((ROOT / "train" / "configs" / "jrc_xception.yaml").read_text())
+    cfg.update(reals=[], epochs=1, steps_per_epoch=1, batch_size=2)
+    best = train(tiny_cfg(tiny_dataset, tmp_path, **{k: v for k, v in cfg.items()
+                                                      if k not in ("data", "out")}))
+    ckpt = weights.load(best)
+    assert (ckpt.config.encoder, ckpt.config.input_size) == ("xception", 299)
