@@ -60,7 +60,7 @@ class Detector:
     @property
     def faces(self) -> FaceDetector:
         if self._faces is None:
-            self._faces = FaceDetector(self.face_model)
+            self._faces = FaceDetector(self.face_model, fallback="full_range")
         return self._faces
 
     @property

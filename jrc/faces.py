@@ -46,16 +46,26 @@ class Face:
     box: tuple[float, float, float, float]
     score: float
     keypoints: list[tuple[float, float]]
+    model: str = DEFAULT_FACE_MODEL  # the detector model that found it (decides the crop framing)
+
+    @property
+    def framing(self) -> tuple[float, float]:
+        return FRAMING[self.model]
 
     def to_dict(self) -> dict:
         return {"box": [round(v, 1) for v in self.box], "det_score": round(self.score, 4)}
 
 
 class FaceDetector:
-    """BlazeFace through the mediapipe Tasks API, using the model vendored in ``weights/face``."""
+    """BlazeFace through the mediapipe Tasks API, using the models vendored in ``weights/face``.
+
+    ``fallback`` names a second model tried only when ``model`` finds no face: the short-range
+    model (the training framing) misses faces under ~10% of the frame width, which the
+    full-range model finds.
+    """
 
     def __init__(self, model: str = DEFAULT_FACE_MODEL, min_score: float = 0.5,
-                 max_faces: int = 8) -> None:
+                 max_faces: int = 8, fallback: str | None = None) -> None:
         if model not in FACE_MODELS:
             raise ValueError(f"unknown face model {model!r}; choose from {sorted(FACE_MODELS)}")
         path = FACE_MODELS[model]
@@ -76,6 +86,9 @@ class FaceDetector:
             self._warmed = False
         _close_before_shutdown(self)
         self.max_faces = max_faces
+        self.min_score = min_score
+        self.fallback = fallback if fallback != model else None
+        self._fallback: FaceDetector | None = None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 image, highest score first."""
@@ -98,15 +111,21 @@ class FaceDetector:
             if b.width < 2 or b.height < 2 or x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
                 continue
             kps = [(k.x * w, k.y * h) for k in det.keypoints]
-            faces.append(Face((x0, y0, x1, y1), float(det.categories[0].score), kps))
+            faces.append(Face((x0, y0, x1, y1), float(det.categories[0].score), kps, self.model))
         faces.sort(key=lambda f: f.score, reverse=True)
+        if not faces and self.fallback:
+            if self._fallback is None:
+                self._fallback = FaceDetector(self.fallback, self.min_score, self.max_faces)
+            return self._fallback.detect(rgb)
         return faces[: self.max_faces]
 
     def crop(self, image: np.ndarray, face: Face, size: int) -> np.ndarray:
-        """:func:`crop` with this detector's measured framing."""
-        return crop(image, face.box, size, self.scale, self.shift)
+        """:func:`crop` with the measured framing of the model that found ``face``."""
+        return crop(image, face.box, size, *face.framing)
 
     def close(self) -> None:
+        if getattr(self, "_fallback", None) is not None:
+            self._fallback.close()
         detector, self._detector = getattr(self, "_detector", None), None
         if detector is not None:
             try:

@@ -63,7 +63,7 @@ class TorchRunner:
         self.name = f"torch-{self.device.type}" + ("-fp16" if half else "")
         self.dtype = torch.float16 if half else torch.float32
         module = ScoreHead(checkpoint.model, with_decoder).eval()
-        if half:  # a copy: the checkpoint's model stays float32 for other runners
+        if half or self.device.type != "cpu":  # a copy: the checkpoint's model stays fp32 on the CPU
             import copy
 
             module = copy.deepcopy(module)
@@ -139,7 +139,7 @@ class OnnxRunner:
         so.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=want)
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        except Exception as e:
             raise BackendUnavailable(f"{self.path}: onnxruntime cannot load it "
                                      f"({type(e).__name__}: {e})") from e
         got = self.session.get_providers()
@@ -219,7 +219,7 @@ def import_tensorrt():
     """The ``tensorrt`` module and a CUDA GPU, or BackendUnavailable naming what is missing."""
     try:
         import tensorrt as trt
-    except Exception as e:  # noqa: BLE001 - stub wheels and missing libs fail with many types
+    except Exception as e:
         raise BackendUnavailable(f"TensorRT is not installed here ({type(e).__name__}: {e}); "
                                  f"{TRT_INSTALL}") from e
     if not torch.cuda.is_available():
@@ -275,7 +275,8 @@ class TensorRTRunner:
             ctx.set_tensor_address(self.input_name, inp.data_ptr())
             outs = []
             for name in self.output_names:
-                t = torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=self._dtypes[name], device=self.device)
+                shape = tuple(ctx.get_tensor_shape(name))
+                t = torch.empty(shape, dtype=self._dtypes[name], device=self.device)
                 ctx.set_tensor_address(name, t.data_ptr())
                 outs.append(t)
             if not ctx.execute_async_v3(self.stream.cuda_stream):

@@ -129,8 +129,7 @@ def detect_and_crop(detector: FaceDetector, rgb: np.ndarray, size: int,
     face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     box = (face.box[0] - p, face.box[1] - p, face.box[2] - p, face.box[3] - p)
     kps = np.asarray(face.keypoints, np.float32) - p
-    return (crop(rgb, box, size, detector.scale, detector.shift),
-            crop_points(kps, box, size, detector.scale, detector.shift))
+    return crop(rgb, box, size, *face.framing), crop_points(kps, box, size, *face.framing)
 
 
 def _cache_path(cache_dir: str | Path, kind: str, payload: object) -> Path:

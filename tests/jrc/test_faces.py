@@ -47,3 +47,17 @@ def test_check_rgb_converts_and_rejects():
     assert check_rgb(np.zeros((8, 8, 4), np.uint8)).shape == (8, 8, 3)
     with pytest.raises(ValueError, match="uint8"):
         check_rgb(np.zeros((8, 8, 3), np.float32))
+
+
+def test_small_face_found_by_full_range_fallback(astronaut):
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[104:616, 384:896] = astronaut  # face ~95 px wide: under the short-range model's reach
+    primary = FaceDetector("short_range")
+    assert primary.detect(frame) == []
+    both = FaceDetector("short_range", fallback="full_range")
+    (face,) = both.detect(frame)
+    assert face.model == "full_range" and face.framing == FRAMING["full_range"]
+    assert 384 + 120 < (face.box[0] + face.box[2]) / 2 < 384 + 260
+    assert both.crop(frame, face, 64).shape == (64, 64, 3)
+    primary.close()
+    both.close()

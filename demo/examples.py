@@ -1,0 +1,124 @@
+"""Example inputs made in code from permissively licensed sources (never the research data sets).
+
+* ``astronaut.png``: scikit-image's ``astronaut()`` (Eileen Collins, NASA, public domain).
+* ``astronaut_selfblended.png``: a self-blended fake of it, made by the project's own
+  :func:`train.sbi.self_blend` (the face blended with a perturbed, shifted copy of itself).
+* ``coffee.png``: scikit-image's ``coffee()`` (CC0), a photo without a face.
+* ``astronaut_drift.webm``: the astronaut photo panning slowly, a short video with one face track.
+
+They are written once into a cache folder (``$JRC_DEMO_EXAMPLES`` or the system temp dir).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from demo.video_out import write_webm
+
+SBI_SEED = 1  # a seed whose blend (a smoothed face) is plainly visible in the example
+
+
+LABELS = {"astronaut": "astronaut (real photo)", "astronaut_selfblended": "astronaut, self-blended fake",
+          "coffee": "coffee (no face)", "astronaut_drift": "astronaut (panning)"}
+
+
+def label(path: str | Path) -> str:
+    return LABELS.get(Path(path).stem, Path(path).stem)
+
+
+def examples_dir() -> Path:
+    d = Path(os.environ.get("JRC_DEMO_EXAMPLES") or Path(tempfile.gettempdir()) / "jrc-demo-examples")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _skimage(name: str) -> np.ndarray | None:
+    try:
+        from skimage import data
+    except ImportError:
+        return None
+    return np.ascontiguousarray(getattr(data, name)())
+
+
+def _save_png(path: Path, rgb: np.ndarray) -> Path:
+    if not path.is_file():
+        tmp = path.with_suffix(".tmp.png")
+        cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        tmp.replace(path)  # atomic: concurrent starts never see half a file
+    return path
+
+
+def drift_frames(rgb: np.ndarray, n: int = 24, step: float = 3.0, side: int = 384) -> list[np.ndarray]:
+    """``n`` frames of ``rgb`` panning right by ``step`` px per frame, downscaled to ``side``."""
+    h, w = rgb.shape[:2]
+    small = cv2.resize(rgb, (side, round(h * side / w)), interpolation=cv2.INTER_AREA)
+    out = []
+    for i in range(n):
+        m = np.float32([[1, 0, step * i], [0, 1, 0]])
+        out.append(cv2.warpAffine(small, m, (small.shape[1], small.shape[0]), borderMode=cv2.BORDER_REFLECT))
+    return out
+
+
+def self_blended(rgb: np.ndarray, seed: int = SBI_SEED) -> np.ndarray | None:
+    """``rgb`` with its first face replaced by a self-blended fake (None without a face or
+    without ``train.sbi``).
+
+    The crop square is taken at native resolution with the detector's framing (what
+    ``self_blend`` expects), blended, and pasted back where it came from.
+    """
+    try:
+        from train.sbi import self_blend
+    except ImportError:
+        return None
+    from jrc.faces import FaceDetector, crop, crop_box, crop_points
+
+    det = FaceDetector()
+    try:
+        faces = det.detect(rgb)
+    finally:
+        det.close()
+    if not faces:
+        return None
+    f = faces[0]
+    x0, y0, side = crop_box(f.box, det.scale, det.shift)
+    h, w = rgb.shape[:2]
+    if x0 < 0 or y0 < 0 or x0 + side > w or y0 + side > h:
+        return None
+    face = crop(rgb, f.box, side, det.scale, det.shift)
+    kps = crop_points(f.keypoints, f.box, side, det.scale, det.shift)
+    fake, _mask = self_blend(face, kps, np.random.default_rng(seed))
+    out = rgb.copy()
+    out[y0:y0 + side, x0:x0 + side] = fake
+    return out
+
+
+def image_examples() -> list[str]:
+    """Paths of the example images (empty when scikit-image is not installed)."""
+    astronaut, coffee = _skimage("astronaut"), _skimage("coffee")
+    out = []
+    if astronaut is not None:
+        d = examples_dir()
+        out.append(str(_save_png(d / "astronaut.png", astronaut)))
+        path = d / "astronaut_selfblended.png"
+        fake = None if path.is_file() else self_blended(astronaut)
+        if path.is_file() or fake is not None:
+            out.append(str(path if fake is None else _save_png(path, fake)))
+    if coffee is not None:
+        out.append(str(_save_png(examples_dir() / "coffee.png", coffee)))
+    return out
+
+
+def video_examples() -> list[str]:
+    rgb = _skimage("astronaut")
+    if rgb is None:
+        return []
+    path = examples_dir() / "astronaut_drift.webm"
+    if not path.is_file():
+        tmp = write_webm(examples_dir() / "astronaut_drift_tmp.webm", drift_frames(rgb), fps=8)
+        tmp.replace(path)
+    return [str(path)]

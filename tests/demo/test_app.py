@@ -1,0 +1,124 @@
+"""The served app through ``gradio_client`` (in-process launch, shipped weights), and app.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import pytest
+from demo_fixtures import served_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def served():
+    return served_url()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    from gradio_client import Client
+
+    return Client(served, verbose=False)
+
+
+def png(path: Path, rgb) -> Path:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def test_api_names(client):
+    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
+        "/analyze_image", "/analyze_video"}
+
+
+def test_analyze_image(client, astronaut, tmp_path):
+    from gradio_client import handle_file
+
+    annotated, verdict, faces, panels, report = client.predict(
+        handle_file(str(png(tmp_path / "astronaut.png", astronaut))), api_name="/analyze_image")
+    assert len(faces["data"]) == 1
+    rec = json.loads(Path(report).read_text())
+    assert rec["status"] == "ok" and rec["path"] == "astronaut.png" and 0.0 <= rec["score"] <= 1.0
+    assert faces["data"][0][1] == pytest.approx(rec["score"], abs=1e-4)
+    assert f"P(fake) {rec['score']:.2f}" in verdict and "Threshold" in verdict
+    assert cv2.imread(annotated).shape == astronaut.shape
+    assert cv2.imread(panels).shape[1] == 4 * 224 + 5 * 6  # crop | reconstruction | residual | mask
+
+
+def test_analyze_video(client, astronaut_video):
+    from gradio_client import handle_file
+
+    video, _verdict, tracks, timeline, report = client.predict(
+        handle_file(str(astronaut_video)), 8, api_name="/analyze_video")
+    rec = json.loads(Path(report).read_text())
+    assert rec["status"] == "ok" and rec["frames"] == 8 and len(rec["timeline"]) == 8
+    assert len(tracks["data"]) == len(rec["tracks"]) >= 1
+    series = [row[2] for row in timeline["value"]["data"]]
+    assert series.count("threshold") == 2 and len(series) == 10
+    path = video["video"] if isinstance(video, dict) else video
+    assert path.endswith(".webm") and b"V_VP8" in Path(path).read_bytes()[:4096]
+
+
+def test_bad_uploads_get_messages(client, bad_files, tmp_path):
+    from gradio_client import handle_file
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image\n")
+    for path in (text, bad_files["empty"], bad_files["truncated"]):
+        out = client.predict(handle_file(str(path)), api_name="/analyze_image")
+        assert out[0] is None and "Could not analyse" in out[1] and path.name in out[1], out[1]
+        assert json.loads(Path(out[4]).read_text())["status"] == "error"
+    out = client.predict(handle_file(str(bad_files["text_mp4"])), 8, api_name="/analyze_video")
+    assert "not a readable video" in out[1] and out[0] is None
+
+
+def test_eight_concurrent_clients(served, astronaut, tmp_path):
+    from gradio_client import Client, handle_file
+
+    path = str(png(tmp_path / "small.png", cv2.resize(astronaut, (256, 256))))
+
+    def one(_):
+        c = Client(served, verbose=False)
+        return json.loads(Path(c.predict(handle_file(path), api_name="/analyze_image")[4]).read_text())
+
+    with ThreadPoolExecutor(8) as pool:
+        recs = list(pool.map(one, range(8)))
+    assert [r["status"] for r in recs] == ["ok"] * 8
+    assert len({r["score"] for r in recs}) == 1  # same input, same answer, whatever the interleaving
+
+
+def test_app_without_weights_fails_clearly(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import app
+
+    assert app.main(["--weights", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load the model" in err and "config.json" in err and "--weights" in err
+
+
+def test_app_args(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setenv("JRC_WEIGHTS", "someone/jrc-lite0")
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    import app
+
+    a = app.parse_args(["--port", "7999"])
+    assert (a.weights, a.backend, a.host, a.port) == ("someone/jrc-lite0", "auto", "127.0.0.1", 7999)
+    assert app.parse_args(["--weights", "w"]).weights == "w"
+    assert "gradio" in sys.modules and __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_app_listens_on_all_interfaces_on_spaces(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.setenv("SPACE_ID", "someone/jrc")
+    import app
+
+    assert app.parse_args([]).host == "0.0.0.0"

@@ -1,0 +1,42 @@
+import cv2
+import numpy as np
+import pytest
+
+from demo import examples
+
+
+@pytest.fixture
+def ex_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("JRC_DEMO_EXAMPLES", str(tmp_path))
+    return tmp_path
+
+
+def test_image_examples(ex_dir, astronaut):
+    pytest.importorskip("skimage")
+    paths = examples.image_examples()
+    names = [p.split("/")[-1] for p in paths]
+    assert names == ["astronaut.png", "astronaut_selfblended.png", "coffee.png"]
+    real = cv2.cvtColor(cv2.imread(paths[0]), cv2.COLOR_BGR2RGB)
+    fake = cv2.cvtColor(cv2.imread(paths[1]), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(real, astronaut)
+    changed = np.abs(real.astype(int) - fake).sum(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    assert 0.005 < changed.mean() < 0.1  # only the face region was blended
+    assert 60 < ys.mean() < 220 and 150 < xs.mean() < 300  # ... where the astronaut's face is
+    assert examples.image_examples() == paths  # cached: same files, not rewritten
+    assert examples.label(paths[1]) == "astronaut, self-blended fake"
+
+
+def test_self_blended_needs_a_face(no_face_image):
+    assert examples.self_blended(no_face_image) is None
+
+
+def test_video_example(ex_dir):
+    pytest.importorskip("skimage")
+    (path,) = examples.video_examples()
+    cap = cv2.VideoCapture(path)
+    frames = []
+    while (f := cap.read())[0]:
+        frames.append(f[1])
+    assert len(frames) == 24 and frames[0].shape == (384, 384, 3)
+    assert not np.array_equal(frames[0], frames[-1])  # it pans
