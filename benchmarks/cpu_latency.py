@@ -1,4 +1,4 @@
-"""Face-detection ms/frame and JRC model ms/face on this machine (torch eager).
+"""Face-detection ms/frame and JRC model ms/face on this machine (torch eager and ONNX Runtime).
 
     python benchmarks/cpu_latency.py [--weights DIR] [--runs 50]
 
@@ -13,6 +13,8 @@ import time
 import cv2
 import numpy as np
 from skimage import data
+
+from jrc.faces import FaceDetector
 
 
 def timed(fn, runs: int, warmup: int = 5) -> tuple[float, float]:
@@ -32,33 +34,35 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
 
+    from export.bench import bench_frame
     from jrc.detector import Detector
-    from jrc.faces import FaceDetector
     from jrc.sysinfo import machine_name
 
-    astro = data.astronaut()
-    frame = np.zeros((720, 1280, 3), np.uint8)
-    frame[104:616, 384:896] = astro
+    frame = bench_frame(data.astronaut())  # 1280x720, face ~230 px (as in export.bench)
+    small = np.zeros((720, 1280, 3), np.uint8)
+    small[104:616, 384:896] = data.astronaut()  # face ~95 px: only the full-range model finds it
     rows = []
-    for model in ("short_range", "full_range"):
+    for model, img, what in (("short_range", frame, "face ~230 px"), ("full_range", frame, "face ~230 px"),
+                             ("full_range", small, "face ~95 px")):
         fd = FaceDetector(model)
-        assert fd.detect(frame), "no face found in the benchmark frame"
-        p50, p95 = timed(lambda fd=fd: fd.detect(frame), args.runs)
-        rows.append((f"face detection, BlazeFace {model}, 1280x720 frame", p50, p95))
+        assert fd.detect(img), f"{model}: no face found in the benchmark frame"
+        p50, p95 = timed(lambda fd=fd, img=img: fd.detect(img), args.runs)
+        rows.append((f"face detection, BlazeFace {model}, 1280x720 frame, {what}", p50, p95))
         fd.close()
 
-    det = Detector.from_pretrained(args.weights, backend="torch", with_decoder=False)
-    face = det.analyze_image(frame)[0].crop
-    for b in (1, 16):
-        crops = [face] * b
-        p50, p95 = timed(lambda crops=crops: det.analyze_crops(crops), max(5, args.runs // b))
-        rows.append((f"JRC {det.config.encoder} {det.input_size}px, torch eager, batch {b} (per face)",
-                     p50 / b, p95 / b))
+    for backend in ("torch", "onnx"):
+        det = Detector.from_pretrained(args.weights, backend=backend, with_decoder=False)
+        face = det.analyze_image(frame)[0].crop
+        for b in (1, 16):
+            crops = [face] * b
+            p50, p95 = timed(lambda crops=crops, det=det: det.analyze_crops(crops), max(5, args.runs // b))
+            rows.append((f"JRC {det.config.encoder} {det.input_size}px, {det.runner.name}, batch {b} "
+                         "(per face)", p50 / b, p95 / b))
+        p50, p95 = timed(lambda det=det: det.analyze_image(frame), max(5, args.runs // 2))
+        rows.append((f"end to end ({det.runner.name}): detect + crop + score, one 720p frame", p50, p95))
     full = Detector.from_pretrained(args.weights, backend="torch", with_decoder=True)
     p50, p95 = timed(lambda: full.analyze_crops([face]), max(5, args.runs // 2))
     rows.append(("JRC + decoder (reconstruction, residual), batch 1", p50, p95))
-    p50, p95 = timed(lambda: det.analyze_image(frame), max(5, args.runs // 2))
-    rows.append(("end to end: detect + crop + score, one 720p frame", p50, p95))
 
     print(f"Machine: {machine_name()}; torch threads {__import__('torch').get_num_threads()}\n")
     print("| step | p50 ms | p95 ms |\n|---|---:|---:|")
