@@ -26,15 +26,9 @@ def webcam_clip(n: int = 30, size: tuple[int, int] = (640, 480)) -> list[np.ndar
     as the browser sends it)."""
     from skimage import data
 
-    w, h = size
-    face = cv2.resize(data.astronaut()[:, ::-1], (h, h), interpolation=cv2.INTER_AREA)
-    out = []
-    for i in range(n):
-        canvas = np.full((h, w, 3), 40, np.uint8)
-        x = (w - h) // 2 + round(40 * np.sin(2 * np.pi * i / n))
-        canvas[:, x:x + h] = face
-        out.append(canvas)
-    return out
+    from demo.examples import webcam_frames
+
+    return webcam_frames(np.ascontiguousarray(data.astronaut()[:, ::-1]), n, size, sway=40)
 
 
 def as_browser_jpegs(frames: list[np.ndarray]) -> list[bytes]:

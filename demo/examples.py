@@ -122,3 +122,17 @@ def video_examples() -> list[str]:
         tmp = write_webm(examples_dir() / "astronaut_drift_tmp.webm", drift_frames(rgb), fps=8)
         tmp.replace(path)
     return [str(path)]
+
+
+def webcam_frames(rgb: np.ndarray, n: int = 8, size: tuple[int, int] = (640, 480),
+                  sway: int = 6) -> list[np.ndarray]:
+    """``rgb`` letterboxed into webcam-sized frames, swaying ``sway`` px left and right over ``n``."""
+    w, h = size
+    face = cv2.resize(rgb, (h, h), interpolation=cv2.INTER_AREA)
+    out = []
+    for i in range(n):
+        canvas = np.full((h, w, 3), 40, np.uint8)
+        x = (w - h) // 2 + round(sway * np.sin(2 * np.pi * i / n))
+        canvas[:, x:x + h] = face
+        out.append(canvas)
+    return out

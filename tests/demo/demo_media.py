@@ -17,16 +17,3 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> Path:
             f.write(b"FRAME\n")
             f.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())  # Y, then U, then V planes
     return path
-
-
-def webcam_frames(rgb: np.ndarray, n: int = 8, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
-    """``rgb`` letterboxed into a 640x480 webcam frame, nodding slightly over ``n`` frames."""
-    w, h = size
-    face = cv2.resize(rgb, (h, h), interpolation=cv2.INTER_AREA)
-    out = []
-    for i in range(n):
-        canvas = np.full((h, w, 3), 40, np.uint8)
-        x = (w - h) // 2 + round(6 * np.sin(2 * np.pi * i / n))
-        canvas[:, x:x + h] = face
-        out.append(canvas)
-    return out

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from demo_fixtures import served_url
-from demo_media import webcam_frames, write_y4m
+from demo_media import write_y4m
+
+from demo.examples import webcam_frames
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "screenshots"

@@ -98,3 +98,29 @@ def _onnx_fp16():
 
     return export_and_verify(small_ckpt(), workdir() / "fp16" / "model_fp16.onnx", fp16=True,
                              crops=face_crops(), source="astronaut", calib=face_crops())
+
+
+# Pytest fixtures over the caches above; test modules import the ones they use by name.
+@pytest.fixture(name="small_ckpt")
+def small_ckpt_fixture():
+    return small_ckpt()
+
+
+@pytest.fixture(name="face_crops")
+def face_crops_fixture():
+    return face_crops()
+
+
+@pytest.fixture(name="onnx_score")
+def onnx_score_fixture():
+    return onnx_score()
+
+
+@pytest.fixture(name="onnx_decoder")
+def onnx_decoder_fixture():
+    return onnx_decoder()
+
+
+@pytest.fixture(name="onnx_fp16")
+def onnx_fp16_fixture():
+    return onnx_fp16()

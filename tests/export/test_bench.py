@@ -3,20 +3,9 @@ import io
 import json
 
 import cv2
-import export_fixtures as fx
-import pytest
+from export_fixtures import onnx_score_fixture, small_ckpt_fixture  # noqa: F401 - fixtures
 
 from export import bench
-
-
-@pytest.fixture
-def small_ckpt():
-    return fx.small_ckpt()
-
-
-@pytest.fixture
-def onnx_score():
-    return fx.onnx_score()
 
 
 def test_bench_frame_is_720p_with_a_detectable_face(astronaut):

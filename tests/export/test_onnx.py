@@ -1,8 +1,14 @@
 import json
 
-import export_fixtures as fx
 import numpy as np
 import pytest
+from export_fixtures import (  # noqa: F401 - fixtures
+    face_crops_fixture,
+    onnx_decoder_fixture,
+    onnx_fp16_fixture,
+    onnx_score_fixture,
+    small_ckpt_fixture,
+)
 
 onnx = pytest.importorskip("onnx", reason="needs onnx (pip install '.[export]')")
 pytest.importorskip("onnxscript", reason="needs onnxscript (pip install '.[export]')")
@@ -11,31 +17,6 @@ ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime (pip install 
 from export import onnx as export_onnx  # noqa: E402
 from export.formats import read_onnx_metadata  # noqa: E402
 from jrc.runtime import OnnxRunner  # noqa: E402
-
-
-@pytest.fixture
-def small_ckpt():
-    return fx.small_ckpt()
-
-
-@pytest.fixture
-def face_crops():
-    return fx.face_crops()
-
-
-@pytest.fixture
-def onnx_score():
-    return fx.onnx_score()
-
-
-@pytest.fixture
-def onnx_decoder():
-    return fx.onnx_decoder()
-
-
-@pytest.fixture
-def onnx_fp16():
-    return fx.onnx_fp16()
 
 
 def dims(value_info) -> list:

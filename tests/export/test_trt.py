@@ -6,32 +6,12 @@ import subprocess
 import sys
 import types
 
-import export_fixtures as fx
 import pytest
 import torch
+from export_fixtures import face_crops_fixture, onnx_fp16_fixture, onnx_score_fixture, small_ckpt_fixture  # noqa: F401 - fixtures
 
 from export import trt as export_trt
 from export.formats import read_engine
-
-
-@pytest.fixture
-def small_ckpt():
-    return fx.small_ckpt()
-
-
-@pytest.fixture
-def face_crops():
-    return fx.face_crops()
-
-
-@pytest.fixture
-def onnx_score():
-    return fx.onnx_score()
-
-
-@pytest.fixture
-def onnx_fp16():
-    return fx.onnx_fp16()
 
 
 def have_tensorrt() -> bool:
