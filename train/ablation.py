@@ -67,14 +67,15 @@ def fmt(v) -> str:
 def write_tables(rows: list[dict], lomo: list[dict], out: Path, budget: str, lomo_budget: str = "") -> str:
     lines = [f"Budget per run: {budget}.", "",
              "| variant | val AUC (ffpp / sbi) | FF++ test frame AUC | DF | F2F | FS | NT | "
-             "FF++ videos video AUC | videos ACC |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "FF++ videos: video AUC | FF++ videos: frame AUC |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         t, v = r["datasets"].get("ffpp-test", {}), r["datasets"].get("ffpp-videos", {})
         per = t.get("auc_per_source", {})
         val = r["val"] or {}
         lines.append(f"| {r['run']} | {fmt(val.get('val_ffpp'))} / {fmt(val.get('val_sbi'))} | "
                      f"{fmt(t.get('frame_auc'))} | " + " | ".join(fmt(per.get(m)) for m in METHODS) +
-                     f" | {fmt(v.get('video_auc'))} | {fmt(v.get('acc'))} |")
+                     f" | {fmt(v.get('video_auc'))} | {fmt(v.get('frame_auc'))} |")
     if lomo:
         variants = sorted({r["variant"] for r in lomo}, key=list(VARIANTS).index)
         lines += ["", "Leave one method out (train: youtube + 3 methods; test: test-split reals + the "
