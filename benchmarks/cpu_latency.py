@@ -8,7 +8,6 @@ Prints a markdown table naming the machine. Run it on an idle machine.
 from __future__ import annotations
 
 import argparse
-import time
 
 import cv2
 import numpy as np
@@ -17,24 +16,13 @@ from skimage import data
 from jrc.faces import FaceDetector
 
 
-def timed(fn, runs: int, warmup: int = 5) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-    return float(np.percentile(ts, 50)), float(np.percentile(ts, 95))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
 
-    from export.bench import bench_frame
+    from export.bench import bench_frame, timed
     from jrc.detector import Detector
     from jrc.sysinfo import machine_name
 
@@ -46,7 +34,7 @@ def main() -> None:
                              ("full_range", small, "face ~95 px")):
         fd = FaceDetector(model)
         assert fd.detect(img), f"{model}: no face found in the benchmark frame"
-        p50, p95 = timed(lambda fd=fd, img=img: fd.detect(img), args.runs)
+        p50, p95 = timed(lambda fd=fd, img=img: fd.detect(img), args.runs, 5)
         rows.append((f"face detection, BlazeFace {model}, 1280x720 frame, {what}", p50, p95))
         fd.close()
 
@@ -55,13 +43,13 @@ def main() -> None:
         face = det.analyze_image(frame)[0].crop
         for b in (1, 16):
             crops = [face] * b
-            p50, p95 = timed(lambda crops=crops, det=det: det.analyze_crops(crops), max(5, args.runs // b))
+            p50, p95 = timed(lambda crops=crops, det=det: det.analyze_crops(crops), max(5, args.runs // b), 5)
             rows.append((f"JRC {det.config.encoder} {det.input_size}px, {det.runner.name}, batch {b} "
                          "(per face)", p50 / b, p95 / b))
-        p50, p95 = timed(lambda det=det: det.analyze_image(frame), max(5, args.runs // 2))
+        p50, p95 = timed(lambda det=det: det.analyze_image(frame), max(5, args.runs // 2), 5)
         rows.append((f"end to end ({det.runner.name}): detect + crop + score, one 720p frame", p50, p95))
     full = Detector.from_pretrained(args.weights, backend="torch", with_decoder=True)
-    p50, p95 = timed(lambda: full.analyze_crops([face]), max(5, args.runs // 2))
+    p50, p95 = timed(lambda: full.analyze_crops([face]), max(5, args.runs // 2), 5)
     rows.append(("JRC + decoder (reconstruction, residual), batch 1", p50, p95))
 
     print(f"Machine: {machine_name()}; torch threads {__import__('torch').get_num_threads()}\n")

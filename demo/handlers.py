@@ -8,6 +8,7 @@ the same JSON record ``jrc scan`` writes. Bad input never raises: it becomes a m
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -372,12 +373,8 @@ def _scale_results(results: list[FaceResult], rgb: np.ndarray, max_side: int) ->
     f = max_side / max(rgb.shape[:2])
     if f >= 1:
         return results
-    out = []
-    for r in results:
-        box = tuple(v * f for v in r.box) if r.box is not None else None
-        out.append(FaceResult(box, r.det_score, r.score, r.label, r.crop, r.reconstruction, r.residual,
-                              r.mask))
-    return out
+    return [dataclasses.replace(r, box=tuple(v * f for v in r.box) if r.box is not None else None)
+            for r in results]
 
 
 # ---------------------------------------------------------------- webcam

@@ -160,6 +160,8 @@ def annotate_frame(rgb: np.ndarray, results: list[FaceResult], overlay: str = "r
                    tiles: list[np.ndarray | None] | None = None) -> np.ndarray:
     """Boxes plus an optional residual/mask overlay inside each face's crop square.
 
+    Each result's own ``framing`` places its overlay; ``framing`` is for results without one.
+
     ``tiles`` (one per result) overrides the overlay images, e.g. the last computed
     residual reused on a frame that was scored without the decoder.
     """
@@ -167,8 +169,8 @@ def annotate_frame(rgb: np.ndarray, results: list[FaceResult], overlay: str = "r
     if overlay != "none":
         for i, r in enumerate(results):
             tile = tiles[i] if tiles is not None else overlay_tile(r, overlay)
-            if tile is not None and r.box is not None:
-                blend_in_crop(out, r.box, tile, *framing, alpha=alpha)
+            if tile is not None and r.box is not None:  # the framing of the model that found it
+                blend_in_crop(out, r.box, tile, *(r.framing or framing), alpha=alpha)
     return draw_faces(out, results, numbered=False)
 
 

@@ -26,6 +26,7 @@ class FaceResult:
     reconstruction: np.ndarray | None = None  # uint8 RGB
     residual: np.ndarray | None = None  # float32 [0,1], mean |crop - reconstruction|
     mask: np.ndarray | None = None  # float32 [0,1], predicted forgery mask
+    framing: tuple[float, float] | None = None  # (scale, shift) of the crop around ``box``
 
     def to_dict(self) -> dict:
         d = {"score": round(self.score, 6), "label": self.label}
@@ -83,7 +84,7 @@ class Detector:
         crops = np.stack([self.faces.crop(rgb, f, self.input_size) for f in faces])
         results = self._score(crops)
         for r, f in zip(results, faces, strict=True):
-            r.box, r.det_score = f.box, f.score
+            r.box, r.det_score, r.framing = f.box, f.score, f.framing
         return results
 
     def analyze_crops(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:

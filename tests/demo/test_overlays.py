@@ -104,3 +104,12 @@ def test_timeline_frame_has_tracks_and_threshold():
 def test_timeline_falls_back_to_frame_numbers():
     tl = [{"frame": 5, "time": None, "faces": [{"track": 0, "score": 0.5}]}]
     assert overlays.timeline_frame(tl, 0.5)["x"].tolist()[0] == 5
+
+
+def test_annotate_frame_uses_each_faces_own_framing():
+    frame = np.zeros((200, 200, 3), np.uint8)
+    r = FaceResult((80, 80, 120, 120), 0.9, 0.1, "real", np.zeros((8, 8, 3), np.uint8),
+                   residual=np.ones((8, 8), np.float32), framing=(2.0, 0.0))
+    out = overlays.annotate_frame(frame, [r], "residual", framing=(1.0, 0.0), alpha=1.0)
+    assert out[100, 65].any()  # left of the box, inside its own 2x crop square (60..140): overlaid
+    assert not out[100, 50].any()  # outside that square: untouched

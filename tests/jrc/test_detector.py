@@ -31,3 +31,11 @@ def test_analyze_crops_matches_image_path(detector, astronaut):
 
 def test_no_face_returns_empty(detector, no_face_image):
     assert detector.analyze_image(no_face_image) == []
+
+
+def test_results_carry_the_framing_of_their_crop(detector, astronaut):
+    from jrc.faces import FRAMING
+
+    (face,) = detector.analyze_image(astronaut)
+    assert face.framing == FRAMING["short_range"]
+    assert detector.analyze_crops([face.crop])[0].framing is None
