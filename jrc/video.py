@@ -125,15 +125,20 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, int, float]:
     return cap, n, fps
 
 
+def read_sampled(cap: cv2.VideoCapture, indices: list[int]):
+    """Yield ``(index, rgb or None)`` for each frame index of an open capture (None = unreadable)."""
+    for idx in indices:
+        if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != idx:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+        ok, bgr = cap.read()
+        yield idx, (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None)
+
+
 def iter_frames(path: str | Path, n: int):
     """Yield ``(index, rgb or None)`` for ``n`` evenly sampled frames (None = unreadable)."""
     cap, total, _ = open_video(path)
     try:
-        for idx in sample_indices(total, n):
-            if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != idx:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
-            ok, bgr = cap.read()
-            yield idx, (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None)
+        yield from read_sampled(cap, sample_indices(total, n))
     finally:
         cap.release()
 
@@ -150,23 +155,25 @@ def analyze_video(detector: Detector, path: str | Path, frames: int = 32,
     if frames < 1:
         raise ValueError("frames must be >= 1")
     cap, total, fps = open_video(path)
-    cap.release()
     wanted = sample_indices(total, frames)
     tracks: list[Track] = []
     timeline, sampled, unreadable = [], [], []
-    for k, (idx, rgb) in enumerate(iter_frames(path, frames)):
-        if progress:
-            progress(k + 1, len(wanted))
-        if rgb is None:
-            unreadable.append(idx)
-            continue
-        sampled.append(idx)
-        results = detector.analyze_image(rgb)
-        ids = link_tracks(tracks, len(sampled) - 1, results)
-        timeline.append({"frame": idx, "time": round(idx / fps, 3) if fps else None,
-                         "faces": [{"track": t, **r.to_dict()} for t, r in zip(ids, results, strict=True)]})
-        if on_frame:
-            on_frame(idx, rgb, results)
+    try:
+        for k, (idx, rgb) in enumerate(read_sampled(cap, wanted)):
+            if progress:
+                progress(k + 1, len(wanted))
+            if rgb is None:
+                unreadable.append(idx)
+                continue
+            sampled.append(idx)
+            results = detector.analyze_image(rgb)
+            ids = link_tracks(tracks, len(sampled) - 1, results)
+            faces = [{"track": t, **r.to_dict()} for t, r in zip(ids, results, strict=True)]
+            timeline.append({"frame": idx, "time": round(idx / fps, 3) if fps else None, "faces": faces})
+            if on_frame:
+                on_frame(idx, rgb, results)
+    finally:
+        cap.release()
     if not sampled or len(unreadable) > MAX_CORRUPT_FRACTION * len(wanted):
         raise MediaError(f"{path}: corrupt or truncated video ({len(unreadable)} of {len(wanted)} "
                          "sampled frames could not be decoded)")
