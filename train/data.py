@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from jrc.faces import FaceDetector, crop, crop_points
 from jrc.media import VIDEO_EXTS
+from train.degrade import jpeg, random_degradation
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 REAL_DIRS = {"youtube", "original", "original_sequences", "real", "celeb-real", "youtube-real"}
@@ -211,10 +212,14 @@ def split_indices(samples: list[Sample], val_frac: float, seed: int) -> tuple[np
     return np.array(sorted(train)), np.array(sorted(val))
 
 
-def augment(crop: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None = None):
-    """Label-independent augmentation: flip, mild scale/shift jitter, random JPEG re-encoding.
+def augment(crop: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None = None,
+            degrade: float = 0.0):
+    """Label-independent augmentation: flip, mild scale/shift jitter, random JPEG re-encoding,
+    and with probability ``degrade`` one stronger degradation (``train.degrade``).
 
     The same geometry is applied to ``mask`` when given; returns ``crop`` or ``(crop, mask)``.
+    With ``degrade=0`` the random draws are exactly those of earlier versions (same seed, same
+    augmentations), so older recipes reproduce.
     """
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
@@ -228,9 +233,8 @@ def augment(crop: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None 
         if mask is not None:
             mask = cv2.warpAffine(np.ascontiguousarray(mask), m, (s, s), borderMode=cv2.BORDER_REFLECT)
     if rng.random() < 0.3:
-        q = int(rng.integers(60, 96))
-        bgr = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2BGR)
-        _, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
-        crop = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        crop = jpeg(crop, int(rng.integers(60, 96)))
+    if degrade > 0 and rng.random() < degrade:
+        crop = random_degradation(np.ascontiguousarray(crop), rng)
     crop = np.ascontiguousarray(crop)
     return crop if mask is None else (crop, np.ascontiguousarray(mask))

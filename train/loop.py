@@ -10,8 +10,11 @@ loss = BCE + lambda_rec * L_rec + lambda_mask * BCE(mask)  (train/losses.py)
 
 Validation (carved from the training folders, never the test split) every epoch:
 ``val_ffpp`` = held-out FF++ reals vs held-out FF++ fakes of the training methods,
-``val_sbi`` = the same reals vs their SBI fakes (fixed seed). The best epoch by ``select_on``
-is written as a JRC weights folder with the threshold chosen on validation scores.
+``val_sbi`` = the same reals vs their SBI fakes (fixed seed), ``val_ffpp_deg`` = ``val_ffpp``
+with every image degraded (JPEG q40 / half resolution / blur / noise, fixed). The best epoch by
+``select_on`` is written as a JRC weights folder with the threshold chosen on validation scores.
+With ``init`` (fine-tuning), the starting weights are validated first as "epoch 0" and stay
+the best unless an epoch beats them.
 Runs under ``torchrun`` (DDP; reals sharded with DistributedSampler).
 """
 
@@ -36,6 +39,7 @@ from jrc import weights as jrc_weights
 from jrc.model import ModelConfig, TwoBranchCAE
 from jrc.preprocess import normalize
 from train.data import augment, cache_crops, scan_crop_folder, scan_real_folder, split_indices
+from train.degrade import fixed_degradation
 from train.losses import jrc_loss
 from train.metrics import auc, choose_threshold
 from train.sbi import self_blend
@@ -48,6 +52,7 @@ DEFAULTS: dict = {
     "encoder": "efficientnet_lite0",
     "pretrained": True,  # ImageNet init (bundled for efficientnet_lite0 only)
     "encoder_weights": None,  # path to ImageNet weights for encoders that ship none (xception)
+    "init": None,  # a JRC weights folder to start from (fine-tuning); same encoder/size required
     "freeze_blocks": 3,  # stem + first N MBConv blocks frozen (CPU budget)
     "mask_head": False,
     "lambda_rec": 1.0,
@@ -55,6 +60,7 @@ DEFAULTS: dict = {
     "rec_loss": "mse",
     "rec_on": "all",
     "sbi_ratio": 0.0,  # P(an FF++ real's partner is its SBI fake rather than an FF++ fake)
+    "degrade": 0.0,  # P(an image also gets one strong degradation: JPEG q30-60, x0.33-0.7, blur, noise)
     "epochs": 6,
     "steps_per_epoch": 0,  # 0 = one pass over the real pool
     "batch_size": 32,
@@ -62,13 +68,15 @@ DEFAULTS: dict = {
     "encoder_lr_mult": 0.3,
     "weight_decay": 1e-4,
     "val_frac": 0.1,
-    "select_on": "mean",  # ffpp | sbi | mean (of the two validation AUCs)
+    "select_on": "mean",  # ffpp | sbi | mean (of ffpp and sbi) | mean_deg (of ffpp, sbi, ffpp_deg)
     "seed": 0,
     "threads": 0,  # 0 = torch default
     "cache_dir": "cache",
     "face_model": "short_range",
 }
-LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "val_ffpp", "val_sbi", "val", "seconds"]
+LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "val_ffpp", "val_sbi", "val_ffpp_deg", "val",
+              "seconds"]
+SELECT = {"ffpp": ["ffpp"], "sbi": ["sbi"], "mean": ["ffpp", "sbi"], "mean_deg": ["ffpp", "sbi", "ffpp_deg"]}
 
 
 def make_model(cfg: dict) -> TwoBranchCAE:
@@ -81,6 +89,14 @@ def make_model(cfg: dict) -> TwoBranchCAE:
     for module in frozen:
         module.requires_grad_(False)
     model.frozen_modules = frozen  # kept in eval mode: BN statistics stay ImageNet's
+    if cfg["init"]:
+        got = jrc_weights.load(cfg["init"]).model
+        if (got.config.encoder, got.config.input_size, got.config.mask_head) != (
+                mc.encoder, mc.input_size, mc.mask_head):
+            raise ValueError(f"init {cfg['init']}: {got.config.encoder} {got.config.input_size}px "
+                             f"mask_head={got.config.mask_head}, but the config trains {mc.encoder} "
+                             f"{mc.input_size}px mask_head={mc.mask_head}")
+        model.load_state_dict(got.state_dict())
     return model
 
 
@@ -113,6 +129,7 @@ class PairedData:
         tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"])
         tr, va = tr[found[tr]], va[found[va]]
         self.crops, self.kps = [crops], [kps]
+        self.degrade = cfg["degrade"]
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
         self.n_paired_reals = len(self.real)
         self.fake = tr[labels[tr] == 1]
@@ -142,7 +159,7 @@ class PairedData:
             else:
                 fake, mask = self_blend(real, self.kps[pool][i], rng)
                 rows.append((fake, 1, mask, True))
-        aug = [augment(img, rng, mask) for img, _, mask, _ in rows]
+        aug = [augment(img, rng, mask, self.degrade) for img, _, mask, _ in rows]
         return (np.stack([a for a, _ in aug]), np.array([r[1] for r in rows], np.float32),
                 np.stack([m for _, m in aug]), np.array([r[3] for r in rows]))
 
@@ -154,8 +171,10 @@ class PairedData:
         out = {"sbi": (np.concatenate([reals, sbi]), np.r_[np.zeros(len(reals)), np.ones(len(sbi))])}
         if len(self.val_fake):
             fakes = self.crops[0][self.val_fake]
-            out["ffpp"] = (np.concatenate([reals, fakes]),
-                           np.r_[np.zeros(len(reals)), np.ones(len(fakes))])
+            both = np.concatenate([reals, fakes])
+            labels = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
+            out["ffpp"] = (both, labels)
+            out["ffpp_deg"] = (np.stack([fixed_degradation(c, i) for i, c in enumerate(both)]), labels)
         return out
 
 
@@ -214,6 +233,36 @@ def train(cfg: dict) -> Path:
         if rank == 0:
             print(f"resumed from {last} at epoch {start + 1}")
     val = data.validation(cfg["seed"]) if rank == 0 else {}
+    keys = [k for k in SELECT[cfg["select_on"]] if k in val] or list(val)
+
+    def validate_and_keep(row: dict) -> None:
+        """Add validation AUCs to ``row``, log it, and save ``best/`` if it is the best so far."""
+        nonlocal best
+        scores = {name: predict(raw, c) for name, (c, _) in val.items()}
+        for name, (_, yv) in val.items():
+            row[f"val_{name}"] = auc(yv, scores[name])
+        row["val"] = float(np.mean([row[f"val_{k}"] for k in keys]))
+        row["seconds"] = time.time() - t0
+        history.append(row)
+        write_log(out / "log.csv", row)
+        print(json.dumps({n: round(v, 4) if isinstance(v, float) else v for n, v in row.items()}))
+        if row["val"] > best:
+            best = row["val"]
+            ys = np.concatenate([val[k][1] for k in keys])
+            threshold = choose_threshold(ys, np.concatenate([scores[k] for k in keys]))
+            metrics = {n: round(float(row[n]), 4) for n in row if n.startswith("val")}
+            jrc_weights.save(raw, out / "best", threshold, face_model=cfg["face_model"],
+                             training={"config": cfg, "epoch": row["epoch"], "steps": row["steps"],
+                                       "n_train_reals": len(data.real),
+                                       "n_train_ffpp_fakes": len(data.fake),
+                                       "n_val_reals": len(data.val_real),
+                                       "n_val_fakes": len(data.val_fake)},
+                             metrics=metrics)
+
+    if rank == 0 and cfg["init"] and start == 0:  # the starting weights are a candidate too
+        t0 = time.time()
+        raw.eval()
+        validate_and_keep({"epoch": 0, "steps": 0})
 
     step = start * steps
     for epoch in range(start, cfg["epochs"]):
@@ -247,28 +296,7 @@ def train(cfg: dict) -> Path:
             bar.set_postfix({n: f"{v:.3f}" for n, v in parts.items()})
         if rank == 0:
             row = {"epoch": epoch + 1, "steps": step, **{n: v / max(steps, 1) for n, v in sums.items()}}
-            scores = {name: predict(raw, c) for name, (c, _) in val.items()}
-            for name, (_, yv) in val.items():
-                row[f"val_{name}"] = auc(yv, scores[name])
-            row["val"] = (row.get("val_ffpp", row["val_sbi"]) if cfg["select_on"] == "ffpp" else
-                          row["val_sbi"] if cfg["select_on"] == "sbi" else
-                          float(np.mean([row[f"val_{n}"] for n in val])))
-            row["seconds"] = time.time() - t0
-            history.append(row)
-            write_log(out / "log.csv", row)
-            print(json.dumps({n: round(v, 4) if isinstance(v, float) else v for n, v in row.items()}))
-            if row["val"] > best:
-                best = row["val"]
-                ys = np.concatenate([yv for _, yv in val.values()])
-                threshold = choose_threshold(ys, np.concatenate(list(scores.values())))
-                metrics = {n: round(float(row[n]), 4) for n in row if n.startswith("val")}
-                jrc_weights.save(raw, out / "best", threshold, face_model=cfg["face_model"],
-                                 training={"config": cfg, "epoch": epoch + 1, "steps": step,
-                                           "n_train_reals": len(data.real),
-                                           "n_train_ffpp_fakes": len(data.fake),
-                                           "n_val_reals": len(data.val_real),
-                                           "n_val_fakes": len(data.val_fake)},
-                                 metrics=metrics)
+            validate_and_keep(row)
             torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
                         "best": best, "history": history}, last)
         if world > 1:
@@ -281,9 +309,14 @@ def train(cfg: dict) -> Path:
 
 
 def write_log(path: Path, row: dict) -> None:
+    """Append ``row`` to the CSV log, keeping the columns of an existing log (older runs)."""
     new = not path.is_file()
+    fields = LOG_FIELDS
+    if not new:
+        with path.open(newline="") as f:
+            fields = next(csv.reader(f), LOG_FIELDS)
     with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:
             w.writeheader()
         w.writerow(row)

@@ -40,7 +40,7 @@ def test_two_step_run_writes_loadable_weights(tiny_dataset, tmp_path):
     best = train(tiny_cfg(tiny_dataset, tmp_path))
     ckpt = weights.load(best)
     assert ckpt.config.mask_head and 0.0 <= ckpt.threshold <= 1.0
-    assert set(ckpt.meta["metrics"]) >= {"val_ffpp", "val_sbi", "val"}
+    assert set(ckpt.meta["metrics"]) >= {"val_ffpp", "val_sbi", "val_ffpp_deg", "val"}
     log = (tmp_path / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,steps,loss,bce,rec,mask") and len(log) == 2
     assert (tmp_path / "last.pt").is_file()
@@ -51,6 +51,19 @@ def test_resume_continues_from_last_epoch(tiny_dataset, tmp_path):
     train(tiny_cfg(tiny_dataset, tmp_path, epochs=2, resume=True))
     rows = (tmp_path / "log.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["1", "2"]
+
+
+def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_path):
+    start = train(tiny_cfg(tiny_dataset, tmp_path / "a"))
+    best = train(tiny_cfg(tiny_dataset, tmp_path / "b", init=str(start), degrade=1.0, select_on="mean_deg"))
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]  # epoch 0 = the starting weights
+    epoch0 = dict(zip(rows[0].split(","), rows[1].split(","), strict=True))
+    start_val = weights.load(start).meta["metrics"]["val_ffpp"]
+    assert float(epoch0["val_ffpp"]) == pytest.approx(start_val, abs=1e-4)
+    assert weights.load(best).meta["training"]["epoch"] in (0, 1)
+    with pytest.raises(ValueError, match="mask_head"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "c", init=str(start), mask_head=False))
 
 
 def test_overrides_reject_unknown_keys():
@@ -71,7 +84,7 @@ def test_torchrun_two_cpu_processes_gloo(tiny_dataset, tmp_path):
     assert weights.load(tmp_path / "best").config.mask_head
 
 
-@pytest.mark.parametrize("name", ["jrc_lite0.yaml", "jrc_lite0_sbi.yaml", "jrc_xception.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "train" / "configs").glob("*.yaml")))
 def test_shipped_configs_have_known_keys(name):
     cfg = yaml.safe_load((ROOT / "train" / "configs" / name).read_text())
     assert set(cfg) <= set(DEFAULTS), set(cfg) - set(DEFAULTS)
