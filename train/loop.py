@@ -90,7 +90,14 @@ def make_model(cfg: dict) -> TwoBranchCAE:
         module.requires_grad_(False)
     model.frozen_modules = frozen  # kept in eval mode: BN statistics stay ImageNet's
     if cfg["init"]:
-        got = jrc_weights.load(cfg["init"]).model
+        start = jrc_weights.load(cfg["init"])
+        got = start.model
+        before = (start.meta.get("training") or {}).get("config") or {}
+        split = ("data", "sources", "val_frac", "seed")
+        if before and any(before.get(k) != cfg[k] for k in split):
+            raise ValueError(f"init {cfg['init']} was trained with another train/validation split "
+                             f"({', '.join(f'{k}={before.get(k)!r}' for k in split)}); validating it on "
+                             "this config's split would score images it was trained on")
         if (got.config.encoder, got.config.input_size, got.config.mask_head) != (
                 mc.encoder, mc.input_size, mc.mask_head):
             raise ValueError(f"init {cfg['init']}: {got.config.encoder} {got.config.input_size}px "

@@ -64,6 +64,8 @@ def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_pa
     assert weights.load(best).meta["training"]["epoch"] in (0, 1)
     with pytest.raises(ValueError, match="mask_head"):
         train(tiny_cfg(tiny_dataset, tmp_path / "c", init=str(start), mask_head=False))
+    with pytest.raises(ValueError, match="another train/validation split"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "d", init=str(start), seed=1))
 
 
 def test_overrides_reject_unknown_keys():
