@@ -104,6 +104,10 @@ def make_model(cfg: dict) -> TwoBranchCAE:
                              f"mask_head={got.config.mask_head}, but the config trains {mc.encoder} "
                              f"{mc.input_size}px mask_head={mc.mask_head}")
         model.load_state_dict(got.state_dict())
+        trained = start.meta.get("training") or {}
+        model.init_meta = {"path": str(cfg["init"]), "epoch": trained.get("epoch"),
+                           "steps": trained.get("steps"), "config": before,
+                           "metrics": start.meta.get("metrics"), "threshold": start.threshold}
     return model
 
 
@@ -263,7 +267,8 @@ def train(cfg: dict) -> Path:
                                        "n_train_reals": len(data.real),
                                        "n_train_ffpp_fakes": len(data.fake),
                                        "n_val_reals": len(data.val_real),
-                                       "n_val_fakes": len(data.val_fake)},
+                                       "n_val_fakes": len(data.val_fake),
+                                       **({"init": raw.init_meta} if cfg["init"] else {})},
                              metrics=metrics)
 
     if rank == 0 and cfg["init"] and start == 0:  # the starting weights are a candidate too

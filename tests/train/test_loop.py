@@ -61,7 +61,9 @@ def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_pa
     epoch0 = dict(zip(rows[0].split(","), rows[1].split(","), strict=True))
     start_val = weights.load(start).meta["metrics"]["val_ffpp"]
     assert float(epoch0["val_ffpp"]) == pytest.approx(start_val, abs=1e-4)
-    assert weights.load(best).meta["training"]["epoch"] in (0, 1)
+    meta = weights.load(best).meta["training"]
+    assert meta["epoch"] in (0, 1) and meta["init"]["path"] == str(start)
+    assert meta["init"]["metrics"] == weights.load(start).meta["metrics"]
     with pytest.raises(ValueError, match="mask_head"):
         train(tiny_cfg(tiny_dataset, tmp_path / "c", init=str(start), mask_head=False))
     with pytest.raises(ValueError, match="another train/validation split"):
