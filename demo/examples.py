@@ -77,20 +77,17 @@ def self_blended(rgb: np.ndarray, seed: int = SBI_SEED) -> np.ndarray | None:
         return None
     from jrc.faces import FaceDetector, crop, crop_box, crop_points
 
-    det = FaceDetector()
-    try:
+    with FaceDetector() as det:
         faces = det.detect(rgb)
-    finally:
-        det.close()
     if not faces:
         return None
     f = faces[0]
-    x0, y0, side = crop_box(f.box, det.scale, det.shift)
+    x0, y0, side = crop_box(f.box, *f.framing)
     h, w = rgb.shape[:2]
     if x0 < 0 or y0 < 0 or x0 + side > w or y0 + side > h:
         return None
-    face = crop(rgb, f.box, side, det.scale, det.shift)
-    kps = crop_points(f.keypoints, f.box, side, det.scale, det.shift)
+    face = crop(rgb, f.box, side, *f.framing)
+    kps = crop_points(f.keypoints, f.box, side, *f.framing)
     fake, _mask = self_blend(face, kps, np.random.default_rng(seed))
     out = rgb.copy()
     out[y0:y0 + side, x0:x0 + side] = fake

@@ -43,14 +43,11 @@ def astronaut_crops(size: int, n: int = 8, image: np.ndarray | None = None) -> n
         from skimage import data
 
         image = np.ascontiguousarray(data.astronaut())
-    detector = FaceDetector()
-    try:
+    with FaceDetector() as detector:
         faces = detector.detect(image)
-    finally:
-        detector.close()
     if not faces:
         raise RuntimeError("no face found in the astronaut photo")
-    box, scale0, shift0 = faces[0].box, detector.scale, detector.shift
+    box, (scale0, shift0) = faces[0].box, faces[0].framing
     variants = [(s, d) for s in (1.0, 1.25, 0.9, 1.5) for d in (0.0, 0.08)]
     out = []
     for i in range(n):

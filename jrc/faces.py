@@ -134,6 +134,12 @@ class FaceDetector:
             except RuntimeError:  # its executor is already gone at interpreter exit
                 pass
 
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown may have torn mediapipe down
             self.close()

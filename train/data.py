@@ -145,18 +145,17 @@ def cache_crops(samples: list[Sample], size: int, cache_dir: str | Path = "cache
     if path.is_file():
         data = np.load(path)
         return data["crops"], data["found"], data["keypoints"]
-    detector = FaceDetector(face_model)
     crops = np.zeros((len(samples), size, size, 3), np.uint8)
     kps = np.zeros((len(samples), 6, 2), np.float32)
     found = np.zeros(len(samples), bool)
-    for i, s in enumerate(tqdm(samples, desc="detect + crop", unit="img", leave=False)):
-        bgr = cv2.imread(s.path, cv2.IMREAD_COLOR)
-        if bgr is None:
-            continue
-        got = detect_and_crop(detector, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
-        if got is not None:
-            crops[i], kps[i], found[i] = got[0], got[1][:6], True
-    detector.close()
+    with FaceDetector(face_model) as detector:
+        for i, s in enumerate(tqdm(samples, desc="detect + crop", unit="img", leave=False)):
+            bgr = cv2.imread(s.path, cv2.IMREAD_COLOR)
+            if bgr is None:
+                continue
+            got = detect_and_crop(detector, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
+            if got is not None:
+                crops[i], kps[i], found[i] = got[0], got[1][:6], True
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, crops=crops, found=found, keypoints=kps)
     return crops, found, kps
@@ -177,19 +176,18 @@ def cache_video_crops(videos: list[Sample], size: int, frames: int = 8, cache_di
         data = np.load(path, allow_pickle=False)
         meta = json.loads(str(data["meta"]))
         return [Sample(**m) for m in meta], data["crops"], data["keypoints"]
-    detector = FaceDetector(face_model)
     samples, crops, kps = [], [], []
-    for v in tqdm(videos, desc="video -> face crops", unit="video", leave=False):
-        try:
-            for idx, rgb in iter_frames(v.path, frames):
-                got = detect_and_crop(detector, rgb, size, pad_frac=0.0) if rgb is not None else None
-                if got is not None:
-                    samples.append(Sample(v.path, v.label, v.source, group=v.path, frame=idx))
-                    crops.append(got[0])
-                    kps.append(got[1][:6])
-        except ValueError as e:  # MediaError: unreadable video, reported and skipped
-            tqdm.write(f"skipped {e}")
-    detector.close()
+    with FaceDetector(face_model) as detector:
+        for v in tqdm(videos, desc="video -> face crops", unit="video", leave=False):
+            try:
+                for idx, rgb in iter_frames(v.path, frames):
+                    got = detect_and_crop(detector, rgb, size, pad_frac=0.0) if rgb is not None else None
+                    if got is not None:
+                        samples.append(Sample(v.path, v.label, v.source, group=v.path, frame=idx))
+                        crops.append(got[0])
+                        kps.append(got[1][:6])
+            except ValueError as e:  # MediaError: unreadable video, reported and skipped
+                tqdm.write(f"skipped {e}")
     crops_a = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
     kps_a = np.stack(kps) if kps else np.zeros((0, 6, 2), np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)

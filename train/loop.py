@@ -92,7 +92,8 @@ def make_model(cfg: dict) -> TwoBranchCAE:
     if cfg["init"]:
         start = jrc_weights.load(cfg["init"])
         got = start.model
-        before = (start.meta.get("training") or {}).get("config") or {}
+        trained = start.meta.get("training") or {}
+        before = trained.get("config") or {}
         split = ("data", "sources", "val_frac", "seed")
         if before and any(before.get(k) != cfg[k] for k in split):
             raise ValueError(f"init {cfg['init']} was trained with another train/validation split "
@@ -104,7 +105,6 @@ def make_model(cfg: dict) -> TwoBranchCAE:
                              f"mask_head={got.config.mask_head}, but the config trains {mc.encoder} "
                              f"{mc.input_size}px mask_head={mc.mask_head}")
         model.load_state_dict(got.state_dict())
-        trained = start.meta.get("training") or {}
         model.init_meta = {"path": str(cfg["init"]), "epoch": trained.get("epoch"),
                            "steps": trained.get("steps"), "config": before,
                            "metrics": start.meta.get("metrics"), "threshold": start.threshold}
@@ -246,8 +246,9 @@ def train(cfg: dict) -> Path:
     val = data.validation(cfg["seed"]) if rank == 0 else {}
     keys = [k for k in SELECT[cfg["select_on"]] if k in val] or list(val)
 
-    def validate_and_keep(row: dict) -> None:
-        """Add validation AUCs to ``row``, log it, and save ``best/`` if it is the best so far."""
+    def validate_and_keep(row: dict, t0: float) -> None:
+        """Add validation AUCs and the seconds since ``t0`` to ``row``, log it, and save ``best/``
+        if it is the best so far."""
         nonlocal best
         scores = {name: predict(raw, c) for name, (c, _) in val.items()}
         for name, (_, yv) in val.items():
@@ -272,9 +273,7 @@ def train(cfg: dict) -> Path:
                              metrics=metrics)
 
     if rank == 0 and cfg["init"] and start == 0:  # the starting weights are a candidate too
-        t0 = time.time()
-        raw.eval()
-        validate_and_keep({"epoch": 0, "steps": 0})
+        validate_and_keep({"epoch": 0, "steps": 0}, time.time())
 
     step = start * steps
     for epoch in range(start, cfg["epochs"]):
@@ -308,7 +307,7 @@ def train(cfg: dict) -> Path:
             bar.set_postfix({n: f"{v:.3f}" for n, v in parts.items()})
         if rank == 0:
             row = {"epoch": epoch + 1, "steps": step, **{n: v / max(steps, 1) for n, v in sums.items()}}
-            validate_and_keep(row)
+            validate_and_keep(row, t0)
             torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
                         "best": best, "history": history}, last)
         if world > 1:

@@ -61,3 +61,11 @@ def test_small_face_found_by_full_range_fallback(astronaut):
     assert both.crop(frame, face, 64).shape == (64, 64, 3)
     primary.close()
     both.close()
+
+
+def test_context_manager_closes_the_detector(astronaut):
+    with FaceDetector("full_range") as d:
+        faces = d.detect(astronaut)
+    assert faces and faces[0].framing == FRAMING["full_range"]
+    assert d._detector is None  # closed on leaving the block
+    d.close()  # closing twice is harmless
