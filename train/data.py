@@ -14,6 +14,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
 from jrc.faces import FaceDetector, crop, crop_points
@@ -21,6 +23,10 @@ from jrc.media import VIDEO_EXTS
 from train.degrade import jpeg, random_degradation
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+# RMS difference of standardised thumbnails below which two crops count as near-duplicates: in the
+# FF++ crops a fake and its source frame typically differ by 0.05-0.25, unrelated faces by 0.4-0.7
+# (benchmarks/val_leakage.py measures it).
+NEAR_DUPLICATE = 0.3
 REAL_DIRS = {"youtube", "original", "original_sequences", "real", "celeb-real", "youtube-real"}
 
 
@@ -195,9 +201,64 @@ def cache_video_crops(videos: list[Sample], size: int, frames: int = 8, cache_di
     return samples, crops_a, kps_a
 
 
-def split_indices(samples: list[Sample], val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (per source folder) random train/validation split."""
+def thumbnails(crops: np.ndarray, size: int = 16) -> np.ndarray:
+    """``[N, size*size]`` grey thumbnails, each standardised to zero mean and unit variance."""
+    if len(crops) == 0:
+        return np.zeros((0, size * size), np.float32)
+    g = np.stack([cv2.resize(cv2.cvtColor(np.ascontiguousarray(c), cv2.COLOR_RGB2GRAY), (size, size),
+                             interpolation=cv2.INTER_AREA) for c in crops]).reshape(len(crops), -1)
+    g = g.astype(np.float32)
+    return (g - g.mean(1, keepdims=True)) / (g.std(1, keepdims=True) + 1e-6)
+
+
+def _blocked_sq_distances(a: np.ndarray, b: np.ndarray, block: int = 1024):
+    """Yield (row offset, mean squared thumbnail differences ``[rows, len(b)]``) a block at a time."""
+    sb = (b ** 2).sum(1)
+    for i in range(0, len(a), block):
+        x = a[i:i + block]
+        yield i, ((x ** 2).sum(1)[:, None] + sb[None] - 2 * x @ b.T) / a.shape[1]
+
+
+def nearest_distances(crops: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """RMS thumbnail difference from each crop to its nearest neighbour among ``others``."""
+    out = np.full(len(crops), np.inf, np.float32)
+    if len(crops) and len(others):
+        for i, d2 in _blocked_sq_distances(thumbnails(crops), thumbnails(others)):
+            out[i:i + len(d2)] = np.sqrt(np.maximum(d2.min(1), 0))
+    return out
+
+
+def near_duplicate_groups(crops: np.ndarray, threshold: float = NEAR_DUPLICATE) -> np.ndarray:
+    """Group ids joining images that are near-duplicates of each other, transitively.
+
+    Two images are linked when the RMS difference of their standardised 16x16 grey thumbnails is
+    below ``threshold``. FF++ fakes keep the pose, lighting and most pixels of their source video,
+    so a real frame and the fakes made from it (and other frames of that video) share a group.
+    """
+    n = len(crops)
+    g = thumbnails(crops)
+    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for i, d2 in _blocked_sq_distances(g, g):
+        r, c = np.nonzero(d2 < threshold ** 2)
+        rows.append(r + i)
+        cols.append(c)
+    r_all, c_all = np.concatenate(rows), np.concatenate(cols)
+    links = csr_matrix((np.ones(len(r_all), bool), (r_all, c_all)), shape=(n, n))
+    return connected_components(links, directed=False)[1].astype(np.int64)
+
+
+def split_indices(samples: list[Sample], val_frac: float, seed: int,
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation split: stratified per source folder at random, or, given ``groups``,
+    whole groups at random (no group on both sides) until ``val_frac`` of the samples."""
     rng = np.random.default_rng(seed)
+    if groups is not None:
+        ids, sizes = np.unique(groups, return_counts=True)
+        order = rng.permutation(len(ids))
+        target = round(len(samples) * val_frac)
+        n_groups = int(np.searchsorted(np.cumsum(sizes[order]), target)) + 1 if target else 0
+        in_val = np.isin(groups, ids[order[:n_groups]])
+        return np.flatnonzero(~in_val), np.flatnonzero(in_val)
     train, val = [], []
     by_source: dict[str, list[int]] = {}
     for i, s in enumerate(samples):

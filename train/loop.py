@@ -38,7 +38,14 @@ from tqdm import tqdm
 from jrc import weights as jrc_weights
 from jrc.model import ModelConfig, TwoBranchCAE
 from jrc.preprocess import normalize
-from train.data import augment, cache_crops, scan_crop_folder, scan_real_folder, split_indices
+from train.data import (
+    augment,
+    cache_crops,
+    near_duplicate_groups,
+    scan_crop_folder,
+    scan_real_folder,
+    split_indices,
+)
 from train.degrade import fixed_degradation
 from train.losses import jrc_loss
 from train.metrics import auc, choose_threshold
@@ -68,6 +75,9 @@ DEFAULTS: dict = {
     "encoder_lr_mult": 0.3,
     "weight_decay": 1e-4,
     "val_frac": 0.1,
+    # random: per-folder random split (older recipes); grouped: near-duplicate groups (a real frame
+    # and the fakes made from its video) kept whole, so validation images have no twin in training
+    "val_split": "random",
     "select_on": "mean",  # ffpp | sbi | mean (of ffpp and sbi) | mean_deg (of ffpp, sbi, ffpp_deg)
     "seed": 0,
     "threads": 0,  # 0 = torch default
@@ -94,10 +104,11 @@ def make_model(cfg: dict) -> TwoBranchCAE:
         got = start.model
         trained = start.meta.get("training") or {}
         before = trained.get("config") or {}
-        split = ("data", "sources", "val_frac", "seed")
-        if before and any(before.get(k) != cfg[k] for k in split):
+        split = ("data", "sources", "val_frac", "val_split", "seed")
+        if before and any(before.get(k, DEFAULTS[k]) != cfg[k] for k in split):
             raise ValueError(f"init {cfg['init']} was trained with another train/validation split "
-                             f"({', '.join(f'{k}={before.get(k)!r}' for k in split)}); validating it on "
+                             f"({', '.join(f'{k}={before.get(k, DEFAULTS[k])!r}' for k in split)}); "
+                             "validating it on "
                              "this config's split would score images it was trained on")
         if (got.config.encoder, got.config.input_size, got.config.mask_head) != (
                 mc.encoder, mc.input_size, mc.mask_head):
@@ -137,8 +148,16 @@ class PairedData:
         samples = scan_crop_folder(cfg["data"], cfg["sources"])
         crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
         labels = np.array([s.label for s in samples])
-        tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"])
+        groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
+        tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
         tr, va = tr[found[tr]], va[found[va]]
+        for part, idx in (("training", tr), ("validation", va)):
+            if cfg["val_frac"] and set(labels[idx]) != {0, 1}:
+                how = (f"{len(set(groups))} near-duplicate group(s), kept whole" if groups is not None
+                       else "a random split per folder")
+                missing = "fake" if 1 not in labels[idx] else "real"
+                raise ValueError(f"{cfg['data']}: the {part} part has no {missing} images "
+                                 f"({how}, val_frac={cfg['val_frac']})")
         self.crops, self.kps = [crops], [kps]
         self.degrade = cfg["degrade"]
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
@@ -208,6 +227,9 @@ def train(cfg: dict) -> Path:
     unknown = set(cfg) - set(DEFAULTS) - {"resume"}
     if unknown:
         raise ValueError(f"unknown config keys: {sorted(unknown)}")
+    for key, allowed in (("val_split", ("random", "grouped")), ("select_on", tuple(SELECT))):
+        if cfg[key] not in allowed:
+            raise ValueError(f"{key}={cfg[key]!r}: expected one of {', '.join(allowed)}")
     rank, world, device = setup_distributed()
     torch.manual_seed(cfg["seed"])
     if cfg["threads"]:

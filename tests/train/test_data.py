@@ -8,6 +8,7 @@ import pytest
 from train.data import (
     augment,
     cache_video_crops,
+    near_duplicate_groups,
     scan_crop_folder,
     scan_real_folder,
     scan_video_dataset,
@@ -73,6 +74,39 @@ def test_split_is_stratified_and_disjoint(tmp_path):
     tr, va = split_indices(samples, 0.2, seed=0)
     assert not set(tr) & set(va) and len(tr) + len(va) == 30
     assert sorted(samples[i].source for i in va).count("youtube") == 2
+
+
+def test_near_duplicates_share_a_group(astronaut):
+    """A photo, its JPEG copy, a shifted copy and a copy with a repainted centre (a stand-in for a
+    face swap) form one group; other photos stay apart."""
+    import cv2
+    from skimage import data as skdata
+
+    from train.degrade import jpeg
+
+    def square(img):
+        img = np.dstack([img] * 3) if img.ndim == 2 else img[..., :3]
+        return cv2.resize(np.ascontiguousarray(img), (224, 224), interpolation=cv2.INTER_AREA)
+
+    a = square(astronaut)
+    swapped = a.copy()
+    swapped[80:150, 80:150] = np.clip(swapped[80:150, 80:150].astype(int) + 40, 0, 255)
+    shifted = np.roll(a, 2, axis=1)
+    others = [square(skdata.chelsea()), square(skdata.coffee()), square(skdata.camera())]
+    groups = near_duplicate_groups(np.stack([a, jpeg(a, 40), shifted, swapped, *others]))
+    assert len(set(groups[:4])) == 1
+    assert len(set(groups)) == 4
+
+
+def test_grouped_split_keeps_groups_whole(tmp_path):
+    touch(tmp_path, *[f"youtube/{i}.jpg" for i in range(40)], *[f"FaceSwap/{i}.jpg" for i in range(40)])
+    samples = scan_crop_folder(tmp_path)
+    groups = np.arange(80) % 20  # 20 groups of 4
+    tr, va = split_indices(samples, 0.25, seed=1, groups=groups)
+    assert not set(tr) & set(va) and len(tr) + len(va) == 80
+    assert not set(groups[tr]) & set(groups[va])
+    assert len(va) == 20
+    assert len(split_indices(samples, 0.0, seed=1, groups=groups)[1]) == 0
 
 
 def test_augment_moves_mask_with_image():

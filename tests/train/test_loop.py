@@ -70,6 +70,14 @@ def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_pa
         train(tiny_cfg(tiny_dataset, tmp_path / "d", init=str(start), seed=1))
 
 
+def test_grouped_split_refuses_a_folder_of_near_duplicates(tiny_dataset, tmp_path):
+    """Every tiny image is a shifted astronaut: one group, so no whole group can be held out."""
+    with pytest.raises(ValueError, match="near-duplicate group"):
+        train(tiny_cfg(tiny_dataset, tmp_path, val_split="grouped"))
+    with pytest.raises(ValueError, match="val_split"):
+        train(tiny_cfg(tiny_dataset, tmp_path, val_split="by_video"))
+
+
 def test_overrides_reject_unknown_keys():
     assert parse_overrides(["lr=0.01", "sources=[youtube, FaceSwap]"], DEFAULTS) == {
         "lr": 0.01, "sources": ["youtube", "FaceSwap"]}

@@ -1,0 +1,82 @@
+"""How much of a model's validation score comes from near-duplicates of its training images.
+
+    python benchmarks/val_leakage.py [--weights weights] [--test ../shared/data/ffpp-crops/test]
+                                     [--json OUT]
+
+Rebuilds the train/validation split stored in the weights' ``config.json`` (same folders, seed,
+``val_split``), finds for every validation crop its nearest training crop (RMS difference of
+standardised 16x16 grey thumbnails, ``train.data.nearest_distances``), and reports validation AUC
+on all of it, on the crops with a near-duplicate ("twin") in training and on those without. The
+test split's distances to the training folder are printed for comparison (no test scores: the
+test split is not used here beyond its pixels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jrc import weights as jrc_weights
+from train.data import (
+    NEAR_DUPLICATE,
+    cache_crops,
+    near_duplicate_groups,
+    nearest_distances,
+    scan_crop_folder,
+    split_indices,
+)
+from train.loop import DEFAULTS, predict
+from train.metrics import auc
+
+
+def describe(d: np.ndarray, threshold: float) -> dict:
+    return {"n": len(d), "median_nn": round(float(np.median(d)), 3),
+            "with_twin": round(float((d < threshold).mean()), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default="weights")
+    ap.add_argument("--test", type=Path, default=Path("../shared/data/ffpp-crops/test"))
+    ap.add_argument("--threshold", type=float, default=NEAR_DUPLICATE)
+    ap.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = ap.parse_args()
+    loaded = jrc_weights.load(args.weights)
+    trained = (loaded.meta.get("training") or {}).get("config")
+    if not trained:
+        raise SystemExit(f"error: {args.weights}: config.json has no training config to rebuild "
+                         "the split from")
+    cfg = {**DEFAULTS, **trained}
+    if not Path(cfg["data"]).is_dir():
+        raise SystemExit(f"error: {cfg['data']}: training folder not found (run from the repository root "
+                         "with ../shared/data beside it)")
+    size = loaded.model.config.input_size
+    samples = scan_crop_folder(cfg["data"], cfg["sources"])
+    crops, found, _ = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
+    groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
+    tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
+    tr, va = tr[found[tr]], va[found[va]]
+    labels = np.array([s.label for s in samples])[va]
+    dist = nearest_distances(crops[va], crops[tr])
+    scores = predict(loaded.model, crops[va])
+    twin = dist < args.threshold
+    out = {"weights": str(args.weights), "val_split": cfg["val_split"], "threshold": args.threshold,
+           "val": describe(dist, args.threshold)}
+    for name, keep in (("all", np.ones_like(twin)), ("with twin", twin), ("without twin", ~twin)):
+        y = labels[keep]
+        out[f"val AUC ({name})"] = {"auc": round(auc(y, scores[keep]), 4) if len(set(y)) == 2 else None,
+                                    "reals": int((y == 0).sum()), "fakes": int((y == 1).sum())}
+    if args.test.is_dir():
+        test = scan_crop_folder(args.test)
+        tc, tf, _ = cache_crops(test, size, cfg["cache_dir"], cfg["face_model"])
+        out["test"] = describe(nearest_distances(tc[tf], crops[found]), args.threshold)
+    print(json.dumps(out, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
