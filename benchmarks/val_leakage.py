@@ -6,9 +6,9 @@
 Rebuilds the train/validation split stored in the weights' ``config.json`` (same folders, seed,
 ``val_split``), finds for every validation crop its nearest training crop (RMS difference of
 standardised 16x16 grey thumbnails, ``train.data.nearest_distances``), and reports validation AUC
-on all of it, on the crops with a near-duplicate ("twin") in training and on those without. The
-test split's distances to the training folder are printed for comparison (no test scores: the
-test split is not used here beyond its pixels).
+on all of it, on the crops with a near-duplicate ("twin") in training and on those without, and
+per fake folder. The test split's distances to the training folder are printed for comparison (no
+test scores: the test split is not used here beyond its pixels).
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ def main() -> None:
         y = labels[keep]
         out[f"val AUC ({name})"] = {"auc": round(auc(y, scores[keep]), 4) if len(set(y)) == 2 else None,
                                     "reals": int((y == 0).sum()), "fakes": int((y == 1).sum())}
+    sources = np.array([s.source for s in samples])[va]
+    for src in sorted(set(sources[labels == 1])):  # each fake folder against all validation reals
+        keep = (labels == 0) | (sources == src)
+        out[f"val AUC ({src} vs real)"] = {"auc": round(auc(labels[keep], scores[keep]), 4),
+                                           "reals": int((labels == 0).sum()),
+                                           "fakes": int((sources == src).sum())}
     if args.test.is_dir():
         test = scan_crop_folder(args.test)
         tc, tf, _ = cache_crops(test, size, cfg["cache_dir"], cfg["face_model"])
