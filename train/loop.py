@@ -151,12 +151,14 @@ class PairedData:
         groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
         tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
         tr, va = tr[found[tr]], va[found[va]]
-        for part, idx in (("training", tr), ("validation", va)):
-            if cfg["val_frac"] and set(labels[idx]) != {0, 1}:
+        needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
+        parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
+        for part, idx in parts.items():
+            if missing := needed - set(labels[idx].tolist()):
                 how = (f"{len(set(groups))} near-duplicate group(s), kept whole" if groups is not None
                        else "a random split per folder")
-                missing = "fake" if 1 not in labels[idx] else "real"
-                raise ValueError(f"{cfg['data']}: the {part} part has no {missing} images "
+                kind = "real" if 0 in missing else "fake"
+                raise ValueError(f"{cfg['data']}: the {part} part has no {kind} images "
                                  f"({how}, val_frac={cfg['val_frac']})")
         self.crops, self.kps = [crops], [kps]
         self.degrade = cfg["degrade"]

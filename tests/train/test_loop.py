@@ -78,6 +78,12 @@ def test_grouped_split_refuses_a_folder_of_near_duplicates(tiny_dataset, tmp_pat
         train(tiny_cfg(tiny_dataset, tmp_path, val_split="by_video"))
 
 
+def test_reals_only_folder_trains_on_self_blended_fakes(tiny_dataset, tmp_path):
+    """The SBI paper's setting: real faces only, every fake self-blended; validation is SBI only."""
+    best = train(tiny_cfg(tiny_dataset, tmp_path, sources=["youtube"], sbi_ratio=1.0))
+    assert set(weights.load(best).meta["metrics"]) == {"val_sbi", "val"}
+
+
 def test_overrides_reject_unknown_keys():
     assert parse_overrides(["lr=0.01", "sources=[youtube, FaceSwap]"], DEFAULTS) == {
         "lr": 0.01, "sources": ["youtube", "FaceSwap"]}
