@@ -20,15 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from jrc import weights as jrc_weights
-from train.data import (
-    NEAR_DUPLICATE,
-    cache_crops,
-    near_duplicate_groups,
-    nearest_distances,
-    scan_crop_folder,
-    split_indices,
-)
-from train.loop import DEFAULTS, predict
+from train.data import NEAR_DUPLICATE, cache_crops, nearest_distances, scan_crop_folder
+from train.loop import DEFAULTS, labelled_split, predict
 from train.metrics import auc
 
 
@@ -54,12 +47,9 @@ def main() -> None:
         raise SystemExit(f"error: {cfg['data']}: training folder not found (run from the repository root "
                          "with ../shared/data beside it)")
     size = loaded.model.config.input_size
-    samples = scan_crop_folder(cfg["data"], cfg["sources"])
-    crops, found, _ = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
-    groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
-    tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
-    tr, va = tr[found[tr]], va[found[va]]
-    labels = np.array([s.label for s in samples])[va]
+    split = labelled_split(cfg, size)
+    crops, found, tr, va = split.crops, split.found, split.train, split.val
+    labels = split.labels[va]
     dist = nearest_distances(crops[va], crops[tr])
     scores = predict(loaded.model, crops[va])
     twin = dist < args.threshold
@@ -69,7 +59,7 @@ def main() -> None:
         y = labels[keep]
         out[f"val AUC ({name})"] = {"auc": round(auc(y, scores[keep]), 4) if len(set(y)) == 2 else None,
                                     "reals": int((y == 0).sum()), "fakes": int((y == 1).sum())}
-    sources = np.array([s.source for s in samples])[va]
+    sources = np.array([s.source for s in split.samples])[va]
     for src in sorted(set(sources[labels == 1])):  # each fake folder against all validation reals
         keep = (labels == 0) | (sources == src)
         out[f"val AUC ({src} vs real)"] = {"auc": round(auc(labels[keep], scores[keep]), 4),

@@ -26,6 +26,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from jrc import weights as jrc_weights
 from jrc.model import ModelConfig, TwoBranchCAE
 from jrc.preprocess import normalize
 from train.data import (
+    Sample,
     augment,
     cache_crops,
     near_duplicate_groups,
@@ -108,8 +110,7 @@ def make_model(cfg: dict) -> TwoBranchCAE:
         if before and any(before.get(k, DEFAULTS[k]) != cfg[k] for k in split):
             raise ValueError(f"init {cfg['init']} was trained with another train/validation split "
                              f"({', '.join(f'{k}={before.get(k, DEFAULTS[k])!r}' for k in split)}); "
-                             "validating it on "
-                             "this config's split would score images it was trained on")
+                             "validating it on this config's split would score images it was trained on")
         if (got.config.encoder, got.config.input_size, got.config.mask_head) != (
                 mc.encoder, mc.input_size, mc.mask_head):
             raise ValueError(f"init {cfg['init']}: {got.config.encoder} {got.config.input_size}px "
@@ -141,25 +142,47 @@ def predict(model: TwoBranchCAE, crops: np.ndarray, batch: int = 64) -> np.ndarr
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+@dataclass
+class LabelledSplit:
+    """The labelled crop folder of a config, cached as crops, and its train/validation split
+    (indices into ``crops``; crops without a face are in neither)."""
+
+    samples: list[Sample]
+    crops: np.ndarray
+    found: np.ndarray
+    keypoints: np.ndarray
+    labels: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+
+
+def labelled_split(cfg: dict, size: int) -> LabelledSplit:
+    """Scan and cache ``cfg["data"]`` and split it by ``val_split``/``val_frac``/``seed``; raises
+    if a part lacks reals, or fakes when the folder has any."""
+    samples = scan_crop_folder(cfg["data"], cfg["sources"])
+    crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
+    labels = np.array([s.label for s in samples])
+    groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
+    tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
+    tr, va = tr[found[tr]], va[found[va]]
+    needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
+    parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
+    for part, idx in parts.items():
+        if missing := needed - set(labels[idx].tolist()):
+            how = (f"{len(set(groups))} near-duplicate group(s), kept whole" if groups is not None
+                   else "a random split per folder")
+            kind = "real" if 0 in missing else "fake"
+            raise ValueError(f"{cfg['data']}: the {part} part has no {kind} images "
+                             f"({how}, val_frac={cfg['val_frac']})")
+    return LabelledSplit(samples, crops, found, kps, labels, tr, va)
+
+
 class PairedData:
     """Real pool + FF++ fake pool (uint8 crops, keypoints) and the pairing rule above."""
 
     def __init__(self, cfg: dict, size: int, rank: int = 0) -> None:
-        samples = scan_crop_folder(cfg["data"], cfg["sources"])
-        crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
-        labels = np.array([s.label for s in samples])
-        groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
-        tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
-        tr, va = tr[found[tr]], va[found[va]]
-        needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
-        parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
-        for part, idx in parts.items():
-            if missing := needed - set(labels[idx].tolist()):
-                how = (f"{len(set(groups))} near-duplicate group(s), kept whole" if groups is not None
-                       else "a random split per folder")
-                kind = "real" if 0 in missing else "fake"
-                raise ValueError(f"{cfg['data']}: the {part} part has no {kind} images "
-                                 f"({how}, val_frac={cfg['val_frac']})")
+        split = labelled_split(cfg, size)
+        crops, kps, labels, tr, va = split.crops, split.keypoints, split.labels, split.train, split.val
         self.crops, self.kps = [crops], [kps]
         self.degrade = cfg["degrade"]
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
@@ -173,7 +196,8 @@ class PairedData:
             self.kps.append(k2)
             self.real += [(k, i) for i in np.flatnonzero(f2)]
         if rank == 0:
-            print(f"data: {len(samples)} labelled crops ({int((~found).sum())} without a face dropped); "
+            print(f"data: {len(split.samples)} labelled crops ({int((~split.found).sum())} without a face "
+                  "dropped); "
                   f"train reals {len(self.real)} ({self.n_paired_reals} with FF++ fakes), "
                   f"FF++ fakes {len(self.fake)}; val reals {len(self.val_real)}, "
                   f"val fakes {len(self.val_fake)}")
