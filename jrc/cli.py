@@ -83,8 +83,11 @@ def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
     return video_record(analyze_video(detector, path, frames=frames, **kwargs))
 
 
-def scan_crops(detector: Detector, paths: list[Path]) -> Iterator[dict]:
-    """Already-cropped faces, scored in batches, in input order; unreadable files -> error."""
+def scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> Iterator[dict]:
+    """Already-cropped faces, scored in batches, in input order; unreadable files -> error.
+
+    ``reframe``: re-cut each crop around its detected face with the training framing (a crop
+    without a detectable face is scored as given; its record says ``"reframed": false``)."""
     t = detector.threshold
     for i in range(0, len(paths), CROP_BATCH):
         chunk = paths[i:i + CROP_BATCH]
@@ -97,19 +100,22 @@ def scan_crops(detector: Detector, paths: list[Path]) -> Iterator[dict]:
                 images[j] = load_image(p)
             except MediaError as e:
                 errors[j] = str(e)
-        scored = dict(zip(images, detector.analyze_crops(list(images.values())), strict=True))
+        scored = dict(zip(images, detector.analyze_crops(list(images.values()), reframe),
+                          strict=True))
         for j, p in enumerate(chunk):
             if j in errors:
                 yield record(p, "crop", t, error=errors[j])
             else:
                 r = scored[j]
-                yield record(p, "crop", t, faces=[r.to_dict()], **score_fields(r.score, t))
+                extra = {"reframed": r.reframed} if reframe else {}
+                yield record(p, "crop", t, faces=[r.to_dict()], **extra, **score_fields(r.score, t))
 
 
-def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32) -> Iterator[dict]:
+def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32,
+         reframe: bool = True) -> Iterator[dict]:
     """Yield one record per path. Never raises for a bad input file."""
     if crops:
-        yield from scan_crops(detector, paths)
+        yield from scan_crops(detector, paths, reframe)
         return
     t = detector.threshold
     for p in paths:
@@ -136,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="*", metavar="PATH", help="image, video or folder (recursive)")
     s.add_argument("--list", metavar="FILE", help="file with one path per line")
     s.add_argument("--crops", action="store_true",
-                   help="inputs are already face crops: no face detection")
+                   help="inputs are already face crops (one face each): each is re-cut around its "
+                        "detected face with the framing the model was trained on; a crop without "
+                        "a detectable face is scored as given")
+    s.add_argument("--as-given", action="store_true",
+                   help="with --crops: score the crops exactly as given (resized only), no re-framing")
     s.add_argument("--frames", type=int, default=32, metavar="N",
                    help="frames sampled evenly per video (default 32)")
     s.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
@@ -151,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.as_given and not args.crops:
+        print("error: --as-given only applies to --crops", file=sys.stderr)
+        return 2
     if args.frames < 1:
         print("error: --frames must be >= 1", file=sys.stderr)
         return 2
@@ -167,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     out = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
     counts: dict[str, int] = {}
     try:
-        for rec in tqdm(scan(detector, paths, args.crops, args.frames), total=len(paths),
-                        unit="file", file=sys.stderr, disable=None):
+        records = scan(detector, paths, args.crops, args.frames, reframe=not args.as_given)
+        for rec in tqdm(records, total=len(paths), unit="file", file=sys.stderr, disable=None):
             counts[rec["status"]] = counts.get(rec["status"], 0) + 1
             out.write(json.dumps(rec) + "\n")
             out.flush()

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from jrc import weights as jrc_weights
-from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb
+from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop
 from jrc.preprocess import normalize, to_uint8
 from jrc.runtime import Runner, create_runner
 
@@ -27,12 +27,15 @@ class FaceResult:
     residual: np.ndarray | None = None  # float32 [0,1], mean |crop - reconstruction|
     mask: np.ndarray | None = None  # float32 [0,1], predicted forgery mask
     framing: tuple[float, float] | None = None  # (scale, shift) of the crop around ``box``
+    reframed: bool | None = None  # crops input: True = re-cut around the detected face, False = as given
 
     def to_dict(self) -> dict:
         d = {"score": round(self.score, 6), "label": self.label}
         if self.box is not None:
             d["box"] = [round(v, 1) for v in self.box]
             d["det_score"] = round(self.det_score or 0.0, 4)
+        if self.reframed is not None:
+            d["reframed"] = self.reframed
         return d
 
 
@@ -87,17 +90,34 @@ class Detector:
             r.box, r.det_score, r.framing = f.box, f.score, f.framing
         return results
 
-    def analyze_crops(self, crops: np.ndarray | list[np.ndarray]) -> list[FaceResult]:
-        """Score inputs that are already face crops (any size; resized to the input size)."""
+    def analyze_crops(self, crops: np.ndarray | list[np.ndarray], reframe: bool = False) -> list[FaceResult]:
+        """Score inputs that are already face crops (any size; resized to the input size).
+
+        ``reframe=True`` finds the face in each crop and re-cuts it with the training framing
+        (:func:`jrc.faces.detect_and_crop`, as training does for every crop folder): a crop made
+        by another tool (tighter, looser, off-centre) then reaches the model framed as it was
+        trained. A crop in which no face is found is scored as given (``reframed`` False); its
+        ``box`` is None, a re-framed one's is the face box in the crop's pixels.
+        """
         s = self.input_size
-        batch = []
+        batch, found = [], []
         for c in crops:
             c = check_rgb(np.asarray(c))
-            if c.shape[:2] != (s, s):
+            got = detect_and_crop(self.faces, c, s) if reframe else None
+            found.append(got[2] if got is not None else None)
+            if got is not None:
+                c = got[0]
+            elif c.shape[:2] != (s, s):
                 interp = cv2.INTER_AREA if c.shape[0] > s else cv2.INTER_LINEAR
                 c = cv2.resize(c, (s, s), interpolation=interp)
             batch.append(c)
-        return self._score(np.stack(batch)) if batch else []
+        results = self._score(np.stack(batch)) if batch else []
+        if reframe:
+            for r, f in zip(results, found, strict=True):
+                r.reframed = f is not None
+                if f is not None:
+                    r.box, r.det_score, r.framing = f.box, f.score, f.framing
+        return results
 
     def _score(self, crops: np.ndarray) -> list[FaceResult]:
         out: list[FaceResult] = []

@@ -1,8 +1,9 @@
 """Training data: labelled crop folders turned into cached, uniformly framed face crops.
 
 Every image, real or fake, goes through the same path: decode -> BlazeFace on a zero-padded
-canvas -> ``jrc.faces.crop`` at the model's input size -> uint8 cache. Real and fake therefore
-share framing, resizing and (source) JPEG handling; augmentation is applied to both alike.
+canvas -> ``jrc.faces.crop`` at the model's input size (``jrc.faces.detect_and_crop``, which
+``jrc scan --crops`` also uses) -> uint8 cache. Real and fake therefore share framing, resizing
+and (source) JPEG handling; augmentation is applied to both alike.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from jrc.faces import FaceDetector, crop, crop_points
+from jrc.faces import FaceDetector, detect_and_crop
 from jrc.media import VIDEO_EXTS
 from train.degrade import jpeg, random_degradation
 
@@ -116,27 +117,6 @@ def scan_video_dataset(root: str | Path, split: str | None = None) -> list[Sampl
     if not out:
         raise FileNotFoundError(f"{root}: no videos in a known layout (FF++, Celeb-DF, DFDC, real/fake)")
     return out
-
-
-def detect_and_crop(detector: FaceDetector, rgb: np.ndarray, size: int,
-                    pad_frac: float = 0.5) -> tuple[np.ndarray, np.ndarray] | None:
-    """Largest face of an image, framed by ``jrc.faces.crop``: (crop, keypoints in crop pixels).
-
-    Detection runs on a zero-padded canvas so faces that fill the image are still found
-    (BlazeFace misses ~2% of the tight FF++ crops without it); the crop itself is taken from
-    the original image, so its border handling is exactly the one used at inference.
-    """
-    p = int(max(rgb.shape[:2]) * pad_frac)
-    canvas = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)) if p else rgb
-    faces = detector.detect(canvas)
-    if not faces and p:  # a small face in a large image: padding made it too small to find
-        p, faces = 0, detector.detect(rgb)
-    if not faces:
-        return None
-    face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-    box = (face.box[0] - p, face.box[1] - p, face.box[2] - p, face.box[3] - p)
-    kps = np.asarray(face.keypoints, np.float32) - p
-    return crop(rgb, box, size, *face.framing), crop_points(kps, box, size, *face.framing)
 
 
 def _cache_path(cache_dir: str | Path, kind: str, payload: object) -> Path:

@@ -61,6 +61,7 @@ DEFAULTS: dict = {
     "encoder": "efficientnet_lite0",
     "pretrained": True,  # ImageNet init (bundled for efficientnet_lite0 only)
     "encoder_weights": None,  # path to ImageNet weights for encoders that ship none (xception)
+    "input_size": None,  # crop side in pixels; None = the encoder's native size (Lite0: 224)
     "init": None,  # a JRC weights folder to start from (fine-tuning); same encoder/size required
     "freeze_blocks": 3,  # stem + first N MBConv blocks frozen (CPU budget)
     "mask_head": False,
@@ -93,7 +94,8 @@ SELECT = {"ffpp": ["ffpp"], "sbi": ["sbi"], "mean": ["ffpp", "sbi"], "mean_deg":
 
 def make_model(cfg: dict) -> TwoBranchCAE:
     """Model from the config; the stem and first ``freeze_blocks`` blocks are frozen."""
-    mc = ModelConfig.for_encoder(cfg["encoder"], mask_head=bool(cfg["mask_head"]))
+    size = {"input_size": int(cfg["input_size"])} if cfg["input_size"] else {}
+    mc = ModelConfig.for_encoder(cfg["encoder"], mask_head=bool(cfg["mask_head"]), **size)
     model = TwoBranchCAE(mc, pretrained_encoder=cfg["pretrained"], encoder_weights=cfg["encoder_weights"])
     enc = model.encoder
     frozen = [enc.stem, *enc.blocks[: cfg["freeze_blocks"]]] if cfg["freeze_blocks"] > 0 and hasattr(

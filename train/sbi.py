@@ -45,7 +45,7 @@ import numpy as np
 
 # BlazeFace keypoints in the project's crop (jrc.faces.crop, short_range framing), as fractions of
 # the crop side: right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion.
-# Medians over 299 FF++ train crops (detected on a padded canvas as in train.data.detect_and_crop).
+# Medians over 299 FF++ train crops (detected on a padded canvas as in jrc.faces.detect_and_crop).
 CANONICAL_KEYPOINTS = np.array([[0.287, 0.396], [0.699, 0.399], [0.483, 0.615],
                                 [0.487, 0.829], [0.085, 0.508], [0.926, 0.514]], np.float32)
 # Face outline (forehead -> temples -> jaw -> chin) in the same frame; the crop cuts the chin.
@@ -206,7 +206,7 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
     """One self-blended fake from one real face crop.
 
     ``img``: uint8 ``HxWx3`` RGB face crop (``jrc.faces.crop`` framing). ``keypoints``: ``(K, 2)``
-    pixel coordinates in ``img`` (BlazeFace's 6, as ``train.data.detect_and_crop`` returns them,
+    pixel coordinates in ``img`` (BlazeFace's 6, as ``jrc.faces.detect_and_crop`` returns them,
     or ``jrc.faces.crop_points``), or None to use the canonical layout of the crop framing.
     Returns ``(fake uint8 HxWx3, mask float32 HxW)``, mask in [0, 1]; where ``mask == 0`` the
     fake equals ``img`` exactly.

@@ -70,7 +70,12 @@ def test_scan_crops_mode(inputs, astronaut, tmp_path):
     code, recs, err = run_scan("--crops", str(tmp_path / "face.jpg"), str(inputs["truncated"]))
     assert code == 0, err
     assert recs[0]["kind"] == "crop" and recs[0]["status"] == "ok" and 0 <= recs[0]["score"] <= 1
+    assert recs[0]["reframed"] is True and "box" in recs[0]["faces"][0]
     assert recs[1]["status"] == "error"
+    code, recs, err = run_scan("--crops", "--as-given", str(tmp_path / "face.jpg"))
+    assert code == 0 and recs[0]["status"] == "ok" and "reframed" not in recs[0], err
+    code, _, err = run_scan("--as-given", str(tmp_path / "face.jpg"))
+    assert code == 2 and "--crops" in err
 
 
 def test_usage_and_weights_errors(tmp_path, inputs):

@@ -39,3 +39,16 @@ def test_results_carry_the_framing_of_their_crop(detector, astronaut):
     (face,) = detector.analyze_image(astronaut)
     assert face.framing == FRAMING["short_range"]
     assert detector.analyze_crops([face.crop])[0].framing is None
+
+
+def test_analyze_crops_reframes_when_asked(detector, astronaut, no_face_image):
+    (face,) = detector.analyze_image(astronaut)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    tight = astronaut[y0:y1, x0:x1]  # BlazeFace's own box: brows to chin, tighter than training
+    reframed, coffee = detector.analyze_crops([tight, no_face_image], reframe=True)
+    assert reframed.reframed is True and reframed.box is not None and reframed.framing is not None
+    assert reframed.score == pytest.approx(face.score, abs=0.05)  # the same face, framed alike
+    assert coffee.reframed is False and coffee.box is None and 0 <= coffee.score <= 1
+    assert reframed.to_dict()["reframed"] is True
+    (plain,) = detector.analyze_crops([tight])
+    assert plain.reframed is None and "reframed" not in plain.to_dict()

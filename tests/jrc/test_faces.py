@@ -1,7 +1,8 @@
+import cv2
 import numpy as np
 import pytest
 
-from jrc.faces import FRAMING, FaceDetector, check_rgb, crop, crop_box
+from jrc.faces import FRAMING, FaceDetector, check_rgb, crop, crop_box, detect_and_crop
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,28 @@ def test_context_manager_closes_the_detector(astronaut):
     assert faces and faces[0].framing == FRAMING["full_range"]
     assert d._detector is None  # closed on leaving the block
     d.close()  # closing twice is harmless
+
+
+def test_detect_and_crop_reframes_a_crop_made_by_another_tool(detector, astronaut):
+    """A loose, off-centre crop of the face is re-cut to the framing of the full-image crop."""
+    (face,) = detector.detect(astronaut)
+    reference = detector.crop(astronaut, face, 128).astype(np.float32)
+    x0, y0, x1, _ = (int(v) for v in face.box)
+    side = int(1.8 * (x1 - x0))
+    oy, ox = max(0, y0 - side // 3), max(0, x0 - side // 5)
+    other = astronaut[oy:oy + side, ox:ox + side]
+    got = detect_and_crop(detector, other, 128)
+    assert got is not None
+    reframed, kps, found = got
+    assert reframed.shape == (128, 128, 3) and kps.shape == (6, 2)
+    # the box comes back in the crop's own pixels, on the same face (BlazeFace jitters a few %)
+    back = np.array(found.box) + np.array([ox, oy, ox, oy])
+    assert np.abs(back - np.array(face.box)).max() < 0.12 * (x1 - x0)
+    as_given = cv2.resize(other, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+    err_reframed = np.abs(reframed.astype(np.float32) - reference).mean()
+    err_as_given = np.abs(as_given - reference).mean()
+    assert err_reframed < err_as_given / 2, (err_reframed, err_as_given)
+
+
+def test_detect_and_crop_without_a_face(detector, no_face_image):
+    assert detect_and_crop(detector, no_face_image, 64) is None
