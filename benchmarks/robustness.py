@@ -1,10 +1,11 @@
 """Frame AUC on the FF++ crops test split under degradations the model was not tuned for.
 
     python benchmarks/robustness.py [--weights weights] [--data ../shared/data/ffpp-crops/test]
-                                    [--backend onnx] [--json OUT]
+                                    [--backend onnx] [--as-given] [--json OUT]
 
 Each degradation is applied to every crop (real and fake alike) before the crop is scored as
-``jrc scan --crops`` would score it: JPEG re-compression, down-then-up resampling (lost
+``jrc scan --crops`` would score it (re-framed around the detected face; ``--as-given``: resized
+only, as ``jrc scan --crops --as-given``): JPEG re-compression, down-then-up resampling (lost
 resolution), Gaussian blur and Gaussian noise. A stand-in for "other compressions" only: the
 hidden datasets differ in far more than this. Test data: never used to pick a model.
 """
@@ -42,6 +43,7 @@ def main() -> None:
     ap.add_argument("--weights", default="weights")
     ap.add_argument("--data", type=Path, default=Path("../shared/data/ffpp-crops/test"))
     ap.add_argument("--backend", default="onnx", choices=["auto", "torch", "onnx", "tensorrt"])
+    ap.add_argument("--as-given", action="store_true", help="score crops as given, without re-framing")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = ap.parse_args()
     if not args.data.is_dir():
@@ -52,7 +54,8 @@ def main() -> None:
     det = Detector.from_pretrained(args.weights, backend=args.backend, with_decoder=False)
     rows = []
     for name, fn in DEGRADATIONS.items():
-        scores = np.array([r.score for r in det.analyze_crops([fn(im, i) for i, im in enumerate(images)])])
+        scores = np.array([r.score for r in det.analyze_crops([fn(im, i) for i, im in enumerate(images)],
+                                                            reframe=not args.as_given)])
         r = summary(labels, scores, det.threshold)
         rows.append({"degradation": name, **r})
         print(f"{name}: AUC {r['auc']:.4f}", flush=True)

@@ -12,8 +12,10 @@ A dataset SPEC is ``[NAME=]PATH[:SOURCE,SOURCE...]``, one of:
 
 * a crop folder in the FF++ crops layout, ``PATH/<source>/*.jpg``: ``youtube``/``real`` (see
   ``train.data.REAL_DIRS``) are real, every other source is fake. Each image goes through the
-  detect + crop of training (``train.data.cache_crops``); ``--as-is`` scores the images as given
-  instead, like ``python -m jrc scan --crops``. Crops have no video ids: frame level only.
+  detect + crop of training (``train.data.cache_crops``), as ``python -m jrc scan --crops`` does
+  (which, unlike this, scores a crop without a detectable face as given); ``--as-is`` scores the
+  images as given instead, like ``jrc scan --crops --as-given``. Crops have no video ids: frame
+  level only.
 * a video dataset (any folder holding videos), read by ``train.data.scan_video_dataset``: FF++
   official layout, Celeb-DF v2 (its test list when present), DFDC ``metadata.json``, or ``real/`` +
   ``fake/`` (as ``../shared/data/ffpp-videos``). Each video is scored by ``jrc.video.analyze_video``

@@ -6,6 +6,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 import yaml
 from conftest import ROOT
 
@@ -44,6 +45,17 @@ def test_two_step_run_writes_loadable_weights(tiny_dataset, tmp_path):
     log = (tmp_path / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,steps,loss,bce,rec,mask") and len(log) == 2
     assert (tmp_path / "last.pt").is_file()
+
+
+def test_input_size_overrides_the_encoder_default(tiny_dataset, tmp_path):
+    """``input_size`` trains (crops, decoder, stored config) at that size instead of Lite0's 224."""
+    best = train(tiny_cfg(tiny_dataset, tmp_path, input_size=160))
+    ckpt = weights.load(best)
+    assert ckpt.config.input_size == 160
+    with torch.no_grad():
+        out = ckpt.model.eval()(torch.zeros(1, 3, 160, 160))
+    assert out["reconstruction"].shape[-2:] == (160, 160)
+    assert list((tmp_path / "cache").glob("crops160_*.npz"))
 
 
 def test_resume_continues_from_last_epoch(tiny_dataset, tmp_path):
