@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from demo_fixtures import served_url
+from demo_fixtures import served_url, shipped_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,8 @@ def test_analyze_image(client, astronaut, tmp_path):
     assert faces["data"][0][1] == pytest.approx(rec["score"], abs=1e-4)
     assert f"P(fake) {rec['score']:.2f}" in verdict and "Threshold" in verdict
     assert cv2.imread(annotated).shape == astronaut.shape
-    assert cv2.imread(panels).shape[1] == 4 * 224 + 5 * 6  # crop | reconstruction | residual | mask
+    size = shipped_engine().detector.input_size  # tiles are at the model's input size
+    assert cv2.imread(panels).shape[1] == 4 * size + 5 * 6  # crop | reconstruction | residual | mask
 
 
 def test_analyze_video(client, astronaut_video):
