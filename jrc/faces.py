@@ -141,15 +141,8 @@ class FaceDetector:
         self.close()
 
     def __del__(self) -> None:
-        # Never block inside the garbage collector: mediapipe's close() waits on its dispatcher
-        # thread, and a collection that ran it in the middle of unrelated code deadlocked (seen in
-        # the test suite). Close on a side thread instead; explicit close()/`with` stay synchronous.
-        if getattr(self, "_detector", None) is None and getattr(self, "_fallback", None) is None:
-            return
-        if sys.is_finalizing():  # no new thread can start now; the process is ending anyway
-            return
-        with contextlib.suppress(Exception):  # interpreter shutdown may have torn threading down
-            threading.Thread(target=self.close, name="jrc-face-close", daemon=True).start()
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn mediapipe down
+            self.close()
 
 
 @contextlib.contextmanager

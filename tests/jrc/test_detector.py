@@ -44,15 +44,17 @@ def test_results_carry_the_framing_of_their_crop(detector, astronaut):
 
 def test_analyze_crops_reframes_when_asked(detector, astronaut, no_face_image):
     (face,) = detector.analyze_image(astronaut)
-    x0, y0, x1, y1 = (int(v) for v in face.box)
-    tight = astronaut[y0:y1, x0:x1]  # BlazeFace's own box: brows to chin, tighter than training
-    reframed, coffee = detector.analyze_crops([tight, no_face_image], reframe=True)
+    x0, y0, x1, _ = (int(v) for v in face.box)
+    side = int(1.8 * (x1 - x0))  # a looser, off-centre crop, as another tool might make
+    oy, ox = max(0, y0 - side // 3), max(0, x0 - side // 5)
+    loose = astronaut[oy:oy + side, ox:ox + side]
+    reframed, coffee = detector.analyze_crops([loose, no_face_image], reframe=True)
     assert reframed.reframed is True and reframed.box is not None and reframed.framing is not None
     # the same face, framed alike: far closer to the image path's crop than the tight crop resized
-    as_given = cv2.resize(tight, face.crop.shape[:2][::-1], interpolation=cv2.INTER_AREA)
+    as_given = cv2.resize(loose, face.crop.shape[:2][::-1], interpolation=cv2.INTER_AREA)
     err_reframed = np.abs(reframed.crop.astype(np.float32) - face.crop).mean()
     assert err_reframed < np.abs(as_given.astype(np.float32) - face.crop).mean() / 2
     assert coffee.reframed is False and coffee.box is None and 0 <= coffee.score <= 1
     assert reframed.to_dict()["reframed"] is True
-    (plain,) = detector.analyze_crops([tight])
+    (plain,) = detector.analyze_crops([loose])
     assert plain.reframed is None and "reframed" not in plain.to_dict()
