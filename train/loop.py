@@ -62,7 +62,7 @@ DEFAULTS: dict = {
     "pretrained": True,  # ImageNet init (bundled for efficientnet_lite0 only)
     "encoder_weights": None,  # path to ImageNet weights for encoders that ship none (xception)
     "input_size": None,  # crop side in pixels; None = the encoder's native size (Lite0: 224)
-    "init": None,  # a JRC weights folder to start from (fine-tuning); same encoder/size required
+    "init": None,  # a JRC weights folder to start from (fine-tuning); same encoder and heads required
     "freeze_blocks": 3,  # stem + first N MBConv blocks frozen (CPU budget)
     "mask_head": False,
     "lambda_rec": 1.0,
@@ -81,6 +81,9 @@ DEFAULTS: dict = {
     # random: per-folder random split (older recipes); grouped: near-duplicate groups (a real frame
     # and the fakes made from its video) kept whole, so validation images have no twin in training
     "val_split": "random",
+    # grouped only: the crop size the near-duplicate groups are computed at; None = input_size. Set it
+    # to a start model's size to fine-tune at another size on exactly that model's split.
+    "split_size": None,
     "select_on": "mean",  # ffpp | sbi | mean (of ffpp and sbi) | mean_deg (of ffpp, sbi, ffpp_deg)
     "seed": 0,
     "threads": 0,  # 0 = torch default
@@ -108,21 +111,28 @@ def make_model(cfg: dict) -> TwoBranchCAE:
         got = start.model
         trained = start.meta.get("training") or {}
         before = trained.get("config") or {}
-        split = ("data", "sources", "val_frac", "val_split", "seed")
-        if before and any(before.get(k, DEFAULTS[k]) != cfg[k] for k in split):
+        if before and split_key(before, got.config.input_size) != split_key(cfg, mc.input_size):
             raise ValueError(f"init {cfg['init']} was trained with another train/validation split "
-                             f"({', '.join(f'{k}={before.get(k, DEFAULTS[k])!r}' for k in split)}); "
-                             "validating it on this config's split would score images it was trained on")
-        if (got.config.encoder, got.config.input_size, got.config.mask_head) != (
-                mc.encoder, mc.input_size, mc.mask_head):
-            raise ValueError(f"init {cfg['init']}: {got.config.encoder} {got.config.input_size}px "
-                             f"mask_head={got.config.mask_head}, but the config trains {mc.encoder} "
-                             f"{mc.input_size}px mask_head={mc.mask_head}")
+                             f"({split_key(before, got.config.input_size)}, this config: "
+                             f"{split_key(cfg, mc.input_size)}); validating it on this config's split "
+                             "would score images it was trained on")
+        if (got.config.encoder, got.config.mask_head) != (mc.encoder, mc.mask_head):
+            raise ValueError(f"init {cfg['init']}: {got.config.encoder} mask_head={got.config.mask_head}, "
+                             f"but the config trains {mc.encoder} mask_head={mc.mask_head}")
         model.load_state_dict(got.state_dict())
         model.init_meta = {"path": str(cfg["init"]), "epoch": trained.get("epoch"),
                            "steps": trained.get("steps"), "config": before,
                            "metrics": start.meta.get("metrics"), "threshold": start.threshold}
     return model
+
+
+def split_key(cfg: dict, input_size: int) -> dict:
+    """What defines a config's train/validation split (grouped splits also depend on the crop size
+    the near-duplicate groups are computed at)."""
+    key = {k: cfg.get(k, DEFAULTS[k]) for k in ("data", "sources", "val_frac", "val_split", "seed")}
+    if key["val_split"] == "grouped":
+        key["split_size"] = cfg.get("split_size") or input_size
+    return key
 
 
 def set_train_mode(model: TwoBranchCAE) -> None:
@@ -164,7 +174,11 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
     samples = scan_crop_folder(cfg["data"], cfg["sources"])
     crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
     labels = np.array([s.label for s in samples])
-    groups = near_duplicate_groups(crops) if cfg["val_split"] == "grouped" else None
+    groups = None
+    if cfg["val_split"] == "grouped":
+        at = cfg.get("split_size") or size
+        grouped = crops if at == size else cache_crops(samples, at, cfg["cache_dir"], cfg["face_model"])[0]
+        groups = near_duplicate_groups(grouped)
     tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
     tr, va = tr[found[tr]], va[found[va]]
     needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only

@@ -12,7 +12,7 @@ from conftest import ROOT
 
 from jrc import weights
 from train.__main__ import parse_overrides
-from train.loop import DEFAULTS, train
+from train.loop import DEFAULTS, split_key, train
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,24 @@ def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_pa
         train(tiny_cfg(tiny_dataset, tmp_path / "c", init=str(start), mask_head=False))
     with pytest.raises(ValueError, match="another train/validation split"):
         train(tiny_cfg(tiny_dataset, tmp_path / "d", init=str(start), seed=1))
+
+
+def test_init_from_another_input_size_fine_tunes_at_the_new_size(tiny_dataset, tmp_path):
+    """A fully convolutional encoder/decoder starts at another size; epoch 0 scores the start at it."""
+    start = train(tiny_cfg(tiny_dataset, tmp_path / "a", input_size=160))
+    best = train(tiny_cfg(tiny_dataset, tmp_path / "b", init=str(start), input_size=128))
+    ckpt = weights.load(best)
+    assert ckpt.config.input_size == 128 and ckpt.meta["training"]["init"]["path"] == str(start)
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
+
+
+def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at():
+    grouped = {**DEFAULTS, "val_split": "grouped"}
+    assert split_key(grouped, 288) != split_key(grouped, 224)  # groups differ slightly by size
+    assert split_key({**grouped, "split_size": 288}, 224) == split_key(grouped, 288)
+    assert split_key(DEFAULTS, 288) == split_key(DEFAULTS, 224)  # a random split ignores size
+    assert split_key({"data": DEFAULTS["data"]}, 224) == split_key(DEFAULTS, 160)  # older configs
 
 
 def test_grouped_split_refuses_a_folder_of_near_duplicates(tiny_dataset, tmp_path):
