@@ -81,6 +81,7 @@ class FaceDetector:
             base_options=BaseOptions(model_asset_path=str(path)),
             min_detection_confidence=min_score,
         )
+        close_unreferenced()
         with quiet_native_stderr():
             self._detector = _MPFaceDetector.create_from_options(options)
             self._warmed = False
@@ -141,8 +142,23 @@ class FaceDetector:
         self.close()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown may have torn mediapipe down
-            self.close()
+        # Never close from a finaliser: the cyclic GC can run it inside another detector's mediapipe
+        # call, and a blocking close there can deadlock. Park the task; it is closed at the next
+        # detector's creation or at exit.
+        detector, self._detector = getattr(self, "_detector", None), None
+        if detector is not None:
+            _UNREFERENCED.append(detector)
+
+
+_UNREFERENCED: list = []  # mediapipe tasks of detectors that were garbage-collected unclosed
+
+
+def close_unreferenced() -> None:
+    """Close the mediapipe tasks of detectors that were garbage-collected without ``close()``."""
+    while _UNREFERENCED:
+        detector = _UNREFERENCED.pop()
+        with contextlib.suppress(Exception), quiet_native_stderr():  # at exit mediapipe may be gone
+            detector.close()
 
 
 @contextlib.contextmanager
@@ -179,9 +195,16 @@ def _close_before_shutdown(detector: FaceDetector) -> None:
         if d is not None:
             d.close()
 
+    global _unreferenced_closed_at_exit
     register = getattr(threading, "_register_atexit", atexit.register)
     with contextlib.suppress(RuntimeError):  # already shutting down
+        if not _unreferenced_closed_at_exit:
+            register(close_unreferenced)
+            _unreferenced_closed_at_exit = True
         register(close)
+
+
+_unreferenced_closed_at_exit = False
 
 
 def check_rgb(image: np.ndarray) -> np.ndarray:

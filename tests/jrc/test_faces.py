@@ -1,7 +1,10 @@
+import gc
+
 import cv2
 import numpy as np
 import pytest
 
+from jrc import faces
 from jrc.faces import FRAMING, FaceDetector, check_rgb, crop, crop_box, detect_and_crop
 
 
@@ -70,6 +73,26 @@ def test_context_manager_closes_the_detector(astronaut):
     assert faces and faces[0].framing == FRAMING["full_range"]
     assert d._detector is None  # closed on leaving the block
     d.close()  # closing twice is harmless
+
+
+def test_a_collected_detector_is_closed_later_not_inside_the_garbage_collector(astronaut):
+    """Closing mediapipe from a finaliser can deadlock, so ``__del__`` only parks the task."""
+    d = FaceDetector("full_range")
+    task = d._detector
+    cycle = [d]
+    cycle.append(cycle)  # only the cyclic collector can free it, at an arbitrary moment
+    del d, cycle
+    gc.collect()
+    assert any(t is task for t in faces._UNREFERENCED)
+    closed = []
+
+    class Recorder:
+        def close(self):
+            closed.append(True)
+
+    faces._UNREFERENCED.append(Recorder())
+    with FaceDetector("full_range") as fresh:  # a new detector closes the parked ones first
+        assert not faces._UNREFERENCED and closed and fresh.detect(astronaut)
 
 
 def test_detect_and_crop_reframes_a_crop_made_by_another_tool(detector, astronaut):
