@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from train.config import load_config
 from train.loop import DEFAULTS, train
 
 
@@ -26,17 +27,18 @@ def parse_overrides(pairs: list[str], base: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__ + "\n\nTrain JRC.")
-    p.add_argument("--config", type=Path, help="YAML file of settings (see train/loop.py DEFAULTS)")
+    p.add_argument("--config", type=Path,
+                   help="YAML file of settings (see train/loop.py DEFAULTS); 'base: other.yaml' "
+                        "in it starts from another config")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override a setting")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     args = p.parse_args(argv)
     cfg = dict(DEFAULTS)
     if args.config:
-        loaded = yaml.safe_load(args.config.read_text()) or {}
-        unknown = set(loaded) - set(DEFAULTS)
-        if unknown:
-            raise SystemExit(f"{args.config}: unknown keys {sorted(unknown)}")
-        cfg.update(loaded)
+        try:
+            cfg.update(load_config(args.config))
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            raise SystemExit(str(e)) from None
     cfg.update(parse_overrides(args.set, DEFAULTS))
     cfg["resume"] = args.resume
     best = train(cfg)

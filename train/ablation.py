@@ -18,9 +18,8 @@ import json
 import time
 from pathlib import Path
 
-import yaml
-
 from train.__main__ import parse_overrides
+from train.config import load_config
 from train.evaluate import evaluate
 from train.loop import DEFAULTS, train
 
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/ablation"))
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
-    base = {**DEFAULTS, **(yaml.safe_load(args.config.read_text()) or {})}
+    base = {**DEFAULTS, **load_config(args.config)}
     base.update(parse_overrides(args.set, DEFAULTS))
     args.out.mkdir(parents=True, exist_ok=True)
     e, n, b = base["epochs"], base["steps_per_epoch"], base["batch_size"]
