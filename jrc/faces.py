@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,16 +196,17 @@ def _close_before_shutdown(detector: FaceDetector) -> None:
         if d is not None:
             d.close()
 
-    global _unreferenced_closed_at_exit
+    _at_exit(close)
+
+
+def _at_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` at exit while mediapipe's worker threads still run (newest first)."""
     register = getattr(threading, "_register_atexit", atexit.register)
     with contextlib.suppress(RuntimeError):  # already shutting down
-        if not _unreferenced_closed_at_exit:
-            register(close_unreferenced)
-            _unreferenced_closed_at_exit = True
-        register(close)
+        register(callback)
 
 
-_unreferenced_closed_at_exit = False
+_at_exit(close_unreferenced)  # registered first, so it runs after every detector's own close
 
 
 def check_rgb(image: np.ndarray) -> np.ndarray:

@@ -176,7 +176,7 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
     labels = np.array([s.label for s in samples])
     groups = None
     if cfg["val_split"] == "grouped":
-        at = cfg.get("split_size") or size
+        at = split_key(cfg, size)["split_size"]
         grouped = crops if at == size else cache_crops(samples, at, cfg["cache_dir"], cfg["face_model"])[0]
         groups = near_duplicate_groups(grouped)
     tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
