@@ -13,7 +13,8 @@ reals (real frames the run never trained on either):
   fake folder counts whole (its training and validation parts);
 - a run with ``sources`` leaving folders out (leave one method out) never saw those folders.
 
-Folders the run did train on are reported on their validation part only, marked ``seen``. This is
+Folders the run did train on are reported on their validation part only, marked ``seen``. A run
+fine-tuned from other weights (``init``) gets a warning: its start model may have seen more. This is
 the cross-method measurement the test split's leave-one-method-out table gives, taken on training
 data instead, so it can be used to choose recipes.
 """
@@ -54,6 +55,9 @@ def unseen_by_method(weights: str | Path) -> dict:
     sbi_only = float(cfg["sbi_ratio"]) >= 1.0
     everything = scan_crop_folder(cfg["data"])
     out: dict = {"weights": str(weights), "val_reals": len(reals), "methods": {}}
+    if cfg["init"]:  # "unseen" is this run's view only: the start model may have trained on more
+        out["warning"] = (f"this run started from {cfg['init']}; folders that model trained on are "
+                          "not unseen, whatever this table says")
     for src in sorted({s.source for s in everything if s.label == 1}):
         seen = src in used and not sbi_only
         if src in used:  # in the split: validation part only if seen, both parts if not
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {src} | {'yes (validation part)' if m['seen'] else 'no (all crops)'} | {m['fakes']} | "
               f"{m['auc']:.3f} |")
     print(f"\nmean over unseen methods: {out['unseen_mean']}")
+    if "warning" in out:
+        print(f"warning: {out['warning']}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0

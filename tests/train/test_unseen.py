@@ -60,6 +60,13 @@ def test_self_blends_only_run_has_seen_no_fake_folder(three_folders, tmp_path):
         assert not m["seen"]
         both = np.r_[split.train, split.val]
         assert m["fakes"] == sum(split.samples[i].source == src for i in both)
+    assert "warning" not in got
+
+
+def test_a_fine_tuned_run_warns_that_its_start_saw_more(three_folders, tmp_path):
+    start, _ = run(three_folders, tmp_path / "a")
+    best, _ = run(three_folders, tmp_path / "b", init=str(start), sbi_ratio=1.0)
+    assert str(start) in unseen_by_method(best)["warning"]
 
 
 def test_cli_names_weights_without_training_config(tmp_path, capsys):
