@@ -21,7 +21,7 @@ import numpy as np
 
 from jrc import weights as jrc_weights
 from train.data import NEAR_DUPLICATE, cache_crops, nearest_distances, scan_crop_folder
-from train.loop import DEFAULTS, labelled_split, predict
+from train.loop import predict, weights_split
 from train.metrics import auc
 
 
@@ -38,16 +38,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     args = ap.parse_args()
     loaded = jrc_weights.load(args.weights)
-    trained = (loaded.meta.get("training") or {}).get("config")
-    if not trained:
-        raise SystemExit(f"error: {args.weights}: config.json has no training config to rebuild "
-                         "the split from")
-    cfg = {**DEFAULTS, **trained}
-    if not Path(cfg["data"]).is_dir():
-        raise SystemExit(f"error: {cfg['data']}: training folder not found (run from the repository root "
-                         "with ../shared/data beside it)")
+    try:
+        cfg, split = weights_split(loaded, args.weights)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     size = loaded.model.config.input_size
-    split = labelled_split(cfg, size)
     crops, found, tr, va = split.crops, split.found, split.train, split.val
     labels = split.labels[va]
     dist = nearest_distances(crops[va], crops[tr])

@@ -193,6 +193,19 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
     return LabelledSplit(samples, crops, found, kps, labels, tr, va)
 
 
+def weights_split(checkpoint: jrc_weights.Checkpoint, name: str | Path) -> tuple[dict, LabelledSplit]:
+    """The full training config stored in a checkpoint's ``config.json`` and its rebuilt split at
+    the checkpoint's input size; ValueError naming ``name`` or the data folder when it cannot be."""
+    trained = (checkpoint.meta.get("training") or {}).get("config")
+    if not trained:
+        raise ValueError(f"{name}: config.json has no training config to rebuild the split from")
+    cfg = {**DEFAULTS, **trained}
+    if not Path(cfg["data"]).is_dir():
+        raise ValueError(f"{cfg['data']}: training folder not found (run from the repository root "
+                         "with ../shared/data beside it)")
+    return cfg, labelled_split(cfg, checkpoint.model.config.input_size)
+
+
 class PairedData:
     """Real pool + FF++ fake pool (uint8 crops, keypoints) and the pairing rule above."""
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from jrc import weights as jrc_weights
 from train.data import cache_crops, scan_crop_folder
-from train.loop import DEFAULTS, labelled_split, predict
+from train.loop import predict, weights_split
 from train.metrics import auc
 
 
@@ -40,15 +40,8 @@ def unseen_by_method(weights: str | Path) -> dict:
     Raises ValueError (or ``jrc.weights.WeightsError``) naming the weights or data folder at fault.
     """
     loaded = jrc_weights.load(weights)
-    trained = (loaded.meta.get("training") or {}).get("config")
-    if not trained:
-        raise ValueError(f"{weights}: config.json has no training config to rebuild the split from")
-    cfg = {**DEFAULTS, **trained}
-    if not Path(cfg["data"]).is_dir():
-        raise ValueError(f"{cfg['data']}: training folder not found (run from the repository root "
-                         "with ../shared/data beside it)")
+    cfg, split = weights_split(loaded, weights)
     size = loaded.model.config.input_size
-    split = labelled_split(cfg, size)
     reals = split.val[split.labels[split.val] == 0]
     real_scores = predict(loaded.model, split.crops[reals])
     used = {s.source for s in split.samples}
