@@ -39,12 +39,22 @@ class FaceResult:
         return d
 
 
+def mean_logit(*probs: np.ndarray) -> np.ndarray:
+    """P(fake) whose logit is the mean of the inputs' logits (flip test-time augmentation)."""
+    eps = 1e-7
+    logits = [np.log(np.clip(p, eps, 1 - eps)) - np.log(np.clip(1 - p, eps, 1 - eps)) for p in probs]
+    return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
+
+
 class Detector:
     """Face detection + JRC scoring. ``Detector.from_pretrained()`` loads the shipped model."""
 
     def __init__(self, runner: Runner, threshold: float, face_model: str = DEFAULT_FACE_MODEL,
-                 batch_size: int = 16, meta: dict | None = None) -> None:
+                 batch_size: int = 16, meta: dict | None = None, tta: bool = False) -> None:
+        """``tta=True`` also scores each crop mirrored left-right and averages the two logits (twice
+        the model time; the reconstruction and mask shown are the unmirrored crop's)."""
         self.runner = runner
+        self.tta = tta
         self.config = runner.config
         self.threshold = float(threshold)
         self.batch_size = batch_size
@@ -126,6 +136,9 @@ class Detector:
             chunk = crops[i:i + self.batch_size]
             res = self.runner(normalize(chunk, c.mean, c.std))
             scores = np.asarray(res["score"], np.float64)
+            if self.tta:
+                mirrored = self.runner(normalize(chunk[:, :, ::-1], c.mean, c.std))
+                scores = mean_logit(scores, np.asarray(mirrored["score"], np.float64))
             if not np.all(np.isfinite(scores)):
                 raise RuntimeError(f"{self.runner.name} returned non-finite scores")
             recon = to_uint8(res["reconstruction"]) if "reconstruction" in res else None

@@ -72,6 +72,9 @@ def test_scan_crops_mode(inputs, astronaut, tmp_path):
     assert recs[0]["kind"] == "crop" and recs[0]["status"] == "ok" and 0 <= recs[0]["score"] <= 1
     assert recs[0]["reframed"] is True and "box" in recs[0]["faces"][0]
     assert recs[1]["status"] == "error"
+    code, flip, err = run_scan("--crops", "--tta", str(tmp_path / "face.jpg"))
+    assert code == 0 and flip[0]["status"] == "ok", err
+    assert flip[0]["score"] != pytest.approx(recs[0]["score"], abs=1e-4)  # the mirror was scored too
     code, recs, err = run_scan("--crops", "--as-given", str(tmp_path / "face.jpg"))
     assert code == 0 and recs[0]["status"] == "ok" and "reframed" not in recs[0], err
     code, _, err = run_scan("--as-given", str(tmp_path / "face.jpg"))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import needs_weights
 
-from jrc.detector import Detector
+from jrc.detector import Detector, mean_logit
 
 pytestmark = needs_weights
 
@@ -58,3 +58,24 @@ def test_analyze_crops_reframes_when_asked(detector, astronaut, no_face_image):
     assert reframed.to_dict()["reframed"] is True
     (plain,) = detector.analyze_crops([loose])
     assert plain.reframed is None and "reframed" not in plain.to_dict()
+
+
+def test_mean_logit_known_values():
+    p = np.array([0.1, 0.5, 0.97])
+    assert np.allclose(mean_logit(p, p), p)
+    assert np.allclose(mean_logit(np.array([0.9]), np.array([0.1])), 0.5)
+    # logit(0.8) = log 4, logit(0.5) = 0 -> mean log 2 -> P = 2/3
+    assert np.allclose(mean_logit(np.array([0.8]), np.array([0.5])), 2 / 3)
+
+
+def test_tta_averages_the_face_and_its_mirror(detector, astronaut):
+    (face,) = detector.analyze_image(astronaut)
+    plain, mirrored = detector.analyze_crops([face.crop, face.crop[:, ::-1].copy()])
+    assert plain.score != pytest.approx(mirrored.score, abs=1e-4)  # the mirror is a different input
+    tta = Detector(detector.runner, detector.threshold, tta=True)
+    (both,) = tta.analyze_crops([face.crop])
+    expected = mean_logit(np.array([plain.score]), np.array([mirrored.score]))[0]
+    assert both.score == pytest.approx(expected, abs=1e-5)
+    assert both.label == ("fake" if both.score >= detector.threshold else "real")
+    # the overlays are the unmirrored crop's (batch size may move a uint8 level)
+    assert np.abs(both.reconstruction.astype(int) - plain.reconstruction).max() <= 1
