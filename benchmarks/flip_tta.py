@@ -17,17 +17,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score
 
 from jrc import weights as jrc_weights
 from jrc.detector import Detector
 from jrc.runtime import create_runner
 from train.loop import weights_split
 from train.metrics import auc, eer
-
-
-def balanced_accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
-    hit = scores >= threshold
-    return float((hit[labels == 1].mean() + (~hit[labels == 0]).mean()) / 2)
 
 
 def compare(weights: str) -> dict:
@@ -42,8 +38,9 @@ def compare(weights: str) -> dict:
     for name, tta in (("plain", False), ("tta", True)):
         det = Detector(runner, ckpt.threshold, tta=tta, batch_size=32)
         scores = np.array([r.score for r in det.analyze_crops(crops)])
+        flagged = scores >= ckpt.threshold
         out[name] = {"auc": round(auc(labels, scores), 4), "eer": round(eer(labels, scores), 4),
-                     "balanced_acc": round(balanced_accuracy(labels, scores, ckpt.threshold), 4)}
+                     "balanced_acc": round(float(balanced_accuracy_score(labels, flagged)), 4)}
     return out
 
 
