@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
@@ -77,6 +78,9 @@ DEFAULTS: dict = {
     "lr": 1e-3,
     "encoder_lr_mult": 0.3,
     "weight_decay": 1e-4,
+    # decay of an exponential moving average of the weights (0 = off). With it, validation, selection
+    # and the saved weights use the average; the raw weights' validation mean is logged as val_raw.
+    "ema": 0.0,
     "val_frac": 0.1,
     # random: per-folder random split (older recipes); grouped: near-duplicate groups (a real frame
     # and the fakes made from its video) kept whole, so validation images have no twin in training
@@ -91,7 +95,7 @@ DEFAULTS: dict = {
     "face_model": "short_range",
 }
 LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "val_ffpp", "val_sbi", "val_ffpp_deg", "val",
-              "seconds"]
+              "val_raw", "seconds"]
 SELECT = {"ffpp": ["ffpp"], "sbi": ["sbi"], "mean": ["ffpp", "sbi"], "mean_deg": ["ffpp", "sbi", "ffpp_deg"]}
 
 
@@ -310,6 +314,11 @@ def train(cfg: dict) -> Path:
         steps = min(steps, cfg["steps_per_epoch"]) if steps else cfg["steps_per_epoch"]
     total = max(1, steps * cfg["epochs"])
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext())
+    if not 0.0 <= cfg["ema"] < 1.0:
+        raise ValueError(f"ema={cfg['ema']}: expected a decay in [0, 1), 0 = off")
+    ema = (AveragedModel(raw, multi_avg_fn=get_ema_multi_avg_fn(cfg["ema"]), use_buffers=True)
+           if cfg["ema"] else None)
+    scored = ema.module if ema else raw  # the weights that are validated, selected and saved
 
     start, best, history = 0, -1.0, []
     last = out / "last.pt"
@@ -317,6 +326,8 @@ def train(cfg: dict) -> Path:
         state = torch.load(last, map_location=device, weights_only=False)
         raw.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if ema:
+            ema.load_state_dict(state["ema"])
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
         if rank == 0:
             print(f"resumed from {last} at epoch {start + 1}")
@@ -327,10 +338,12 @@ def train(cfg: dict) -> Path:
         """Add validation AUCs and the seconds since ``t0`` to ``row``, log it, and save ``best/``
         if it is the best so far."""
         nonlocal best
-        scores = {name: predict(raw, c) for name, (c, _) in val.items()}
+        scores = {name: predict(scored, c) for name, (c, _) in val.items()}
         for name, (_, yv) in val.items():
             row[f"val_{name}"] = auc(yv, scores[name])
         row["val"] = float(np.mean([row[f"val_{k}"] for k in keys]))
+        if ema and row["steps"]:
+            row["val_raw"] = float(np.mean([auc(val[k][1], predict(raw, val[k][0])) for k in keys]))
         row["seconds"] = time.time() - t0
         history.append(row)
         write_log(out / "log.csv", row)
@@ -340,7 +353,7 @@ def train(cfg: dict) -> Path:
             ys = np.concatenate([val[k][1] for k in keys])
             threshold = choose_threshold(ys, np.concatenate([scores[k] for k in keys]))
             metrics = {n: round(float(row[n]), 4) for n in row if n.startswith("val")}
-            jrc_weights.save(raw, out / "best", threshold, face_model=cfg["face_model"],
+            jrc_weights.save(scored, out / "best", threshold, face_model=cfg["face_model"],
                              training={"config": cfg, "epoch": row["epoch"], "steps": row["steps"],
                                        "n_train_reals": len(data.real),
                                        "n_train_ffpp_fakes": len(data.fake),
@@ -378,6 +391,8 @@ def train(cfg: dict) -> Path:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema:
+                ema.update_parameters(raw)
             step += 1
             for n in sums:
                 sums[n] += parts[n]
@@ -386,7 +401,8 @@ def train(cfg: dict) -> Path:
             row = {"epoch": epoch + 1, "steps": step, **{n: v / max(steps, 1) for n, v in sums.items()}}
             validate_and_keep(row, t0)
             torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
-                        "best": best, "history": history}, last)
+                        "best": best, "history": history, **({"ema": ema.state_dict()} if ema else {})},
+                       last)
         if world > 1:
             dist.barrier()
     if rank == 0:

@@ -66,6 +66,25 @@ def test_resume_continues_from_last_epoch(tiny_dataset, tmp_path):
     assert [r.split(",")[0] for r in rows] == ["1", "2"]
 
 
+def test_ema_validates_and_saves_the_weight_average(tiny_dataset, tmp_path):
+    """With ``ema``, the saved best is the moving average (not the raw weights), and the raw
+    weights' validation is logged beside it as ``val_raw``."""
+    best = train(tiny_cfg(tiny_dataset, tmp_path, ema=0.5))
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    saved = weights.load(best).model.state_dict()
+    averaged = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    name = "classifier.fc2.weight" if "classifier.fc2.weight" in saved else next(
+        k for k in saved if k.startswith("classifier") and k.endswith("weight"))
+    assert torch.equal(saved[name], averaged[name])
+    assert not torch.equal(saved[name], state["model"][name])
+    header, row = (tmp_path / "log.csv").read_text().splitlines()
+    assert 0.0 <= float(dict(zip(header.split(","), row.split(","), strict=True))["val_raw"]) <= 1.0
+    train(tiny_cfg(tiny_dataset, tmp_path, ema=0.5, epochs=2, resume=True))  # the average resumes too
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 3
+    with pytest.raises(ValueError, match="ema"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "bad", ema=1.0))
+
+
 def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_path):
     start = train(tiny_cfg(tiny_dataset, tmp_path / "a"))
     best = train(tiny_cfg(tiny_dataset, tmp_path / "b", init=str(start), degrade=1.0, select_on="mean_deg"))
