@@ -113,10 +113,15 @@ def scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> I
 
 def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32,
          reframe: bool = True) -> Iterator[dict]:
-    """Yield one record per path. Never raises for a bad input file."""
-    if crops:
-        yield from scan_crops(detector, paths, reframe)
-        return
+    """Yield one record per path. Never raises for a bad input file. Each record says whether
+    its scores are flip-averaged (``"tta"``), since that changes them."""
+    records = scan_crops(detector, paths, reframe) if crops else scan_files(detector, paths, frames)
+    for rec in records:
+        yield {**rec, "tta": detector.tta}
+
+
+def scan_files(detector: Detector, paths: list[Path], frames: int = 32) -> Iterator[dict]:
+    """Images and videos, one record each, in input order."""
     t = detector.threshold
     for p in paths:
         kind = kind_of(p)

@@ -75,6 +75,7 @@ def test_scan_crops_mode(inputs, astronaut, tmp_path):
     code, flip, err = run_scan("--crops", "--tta", str(tmp_path / "face.jpg"))
     assert code == 0 and flip[0]["status"] == "ok", err
     assert flip[0]["score"] != pytest.approx(recs[0]["score"], abs=1e-4)  # the mirror was scored too
+    assert flip[0]["tta"] is True and recs[0]["tta"] is False  # each record says how it was scored
     code, recs, err = run_scan("--crops", "--as-given", str(tmp_path / "face.jpg"))
     assert code == 0 and recs[0]["status"] == "ok" and "reframed" not in recs[0], err
     code, _, err = run_scan("--as-given", str(tmp_path / "face.jpg"))
