@@ -22,6 +22,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", metavar="DIR_OR_REPO", default=os.environ.get("JRC_WEIGHTS"),
                    help="weights folder or Hub repo id (default: $JRC_WEIGHTS, else ./weights)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
+    p.add_argument("--tta", action="store_true", default=os.environ.get("JRC_TTA") == "1",
+                   help="score every face and its left-right mirror and average them (as jrc scan "
+                        "--tta): ~2x the model time; measured to help the 224-px default "
+                        "(default: off, or $JRC_TTA=1)")
     on_spaces = bool(os.environ.get("SPACE_ID"))  # set by Hugging Face Spaces
     host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1")
     p.add_argument("--host", default=host,
@@ -37,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from jrc.weights import WeightsError
 
     try:
-        engine = Engine.load(args.weights, args.backend)
+        engine = Engine.load(args.weights, args.backend, tta=args.tta)
     except (WeightsError, BackendUnavailable) as e:
         print(f"error: cannot load the model: {e}\n"
               "Pass --weights DIR_OR_REPO (a folder with config.json + model.safetensors, or a Hub "

@@ -54,25 +54,27 @@ class Engine:
         self.detector = detector  # with decoder: reconstruction, residual, mask
         self._fast = fast  # score only, for webcam frames between decoder passes
         self.weights, self.backend = weights, backend
+        self.tta = detector.tta  # flip averaging (``python app.py --tta``): both detectors alike
         self.lock = threading.RLock()
         self.tmp = Path(tempfile.mkdtemp(prefix="jrc-demo-"))
         self._made = 0
 
     @classmethod
-    def load(cls, weights: str | None = None, backend: str = "auto") -> Engine:
+    def load(cls, weights: str | None = None, backend: str = "auto", tta: bool = False) -> Engine:
         """Raises ``jrc.weights.WeightsError`` / ``jrc.runtime.BackendUnavailable`` with a clear message.
 
         Both runners load now, so a first-use ONNX export happens at start-up, not on the first
-        webcam frame.
+        webcam frame. ``tta``: score every face and its mirror (``jrc scan --tta``).
         """
-        return cls(Detector.from_pretrained(weights, backend=backend, with_decoder=True),
-                   Detector.from_pretrained(weights, backend=backend, with_decoder=False),
+        return cls(Detector.from_pretrained(weights, backend=backend, with_decoder=True, tta=tta),
+                   Detector.from_pretrained(weights, backend=backend, with_decoder=False, tta=tta),
                    weights=weights, backend=backend)
 
     @property
     def fast(self) -> Detector:
         if self._fast is None:
-            self._fast = Detector.from_pretrained(self.weights, backend=self.backend, with_decoder=False)
+            self._fast = Detector.from_pretrained(self.weights, backend=self.backend, with_decoder=False,
+                                                  tta=self.tta)
         return self._fast
 
     @property
@@ -198,6 +200,8 @@ def save_rgb(engine: Engine, rgb: np.ndarray | None, name: str) -> str | None:
 
 
 def write_report(engine: Engine, rec: dict, stem: str) -> str:
+    """Write ``rec``, tagged like ``jrc scan``'s records with ``"tta"``, for download."""
+    rec["tta"] = engine.tta
     path = engine.out_path(f"{Path(stem).stem or 'report'}.jrc.json")
     path.write_text(json.dumps(rec, indent=2) + "\n")
     return str(path)

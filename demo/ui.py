@@ -76,7 +76,8 @@ def inline_jpeg(image: gr.Image, quality: int = 85) -> gr.Image:
 def model_line(engine: Engine) -> str:
     c = engine.detector.config
     return (f"Model: `{c.encoder}` at {c.input_size} px · backend `{engine.detector.runner.name}` · "
-            f"threshold {engine.threshold:.3f} · mask head: {'yes' if engine.has_mask else 'no'}")
+            f"threshold {engine.threshold:.3f} · mask head: {'yes' if engine.has_mask else 'no'}"
+            + (" · flip averaging (`--tta`) on" if engine.tta else ""))
 
 
 def build(engine: Engine) -> gr.Blocks:

@@ -46,7 +46,8 @@ def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
 def record(path: Path | str, kind: str | None, threshold: float, **fields) -> dict:
     """One output line of ``jrc scan`` (also the demo's JSON report)."""
     base = {"path": str(path), "kind": kind, "status": "error", "score": None, "label": None,
-            "threshold": threshold, "faces": [], "frames": None, "error": None}
+            "threshold": threshold, "faces": [], "frames": None, "error": None,
+            "tta": False}  # scan() and the demo set it to whether the scores are flip-averaged
     return {**base, **fields}
 
 

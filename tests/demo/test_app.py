@@ -113,6 +113,9 @@ def test_app_args(monkeypatch):
     a = app.parse_args(["--port", "7999"])
     assert (a.weights, a.backend, a.host, a.port) == ("someone/jrc-lite0", "auto", "127.0.0.1", 7999)
     assert app.parse_args(["--weights", "w"]).weights == "w"
+    assert not a.tta and app.parse_args(["--tta"]).tta
+    monkeypatch.setenv("JRC_TTA", "1")
+    assert app.parse_args([]).tta
     assert "gradio" in sys.modules and __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"
 
 

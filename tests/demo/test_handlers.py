@@ -5,7 +5,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from demo_fixtures import tiny_engine
+from demo_fixtures import shipped_engine, tiny_engine
 
 from demo import handlers, overlays
 from demo.handlers import LiveState, analyze_image, analyze_video_file, live_frame
@@ -40,6 +40,24 @@ def test_image_one_face(engine, astronaut, tmp_path):
     mask_tile = out.panels[36:36 + s, 6 + 3 * (s + 6):6 + 3 * (s + 6) + s]
     assert (mask_tile == 60).mean() < 0.5  # a real mask overlay, not the "no mask head" placeholder
     assert "Threshold 0.500" in out.verdict and "fake</i>" not in out.verdict
+
+
+def test_tta_engine_scores_the_mirror_too_and_says_so(astronaut, tmp_path):
+    """``python app.py --tta``: both detectors flip-average, and the report records it (the
+    shipped model: the tiny random one scores every input alike)."""
+    from demo_fixtures import tiny_weights
+
+    from demo.handlers import Engine
+    from jrc.detector import Detector
+
+    plain = shipped_engine()
+    flip = Engine(*(Detector(d.runner, d.threshold, tta=True) for d in (plain.detector, plain.fast)))
+    assert flip.tta and flip.fast.tta and not plain.tta
+    tiny = Engine.load(str(tiny_weights()), "torch", tta=True)
+    assert tiny.detector.tta and tiny.fast.tta
+    a, b = (analyze_image(e, png(tmp_path / "astro.png", astronaut)) for e in (plain, flip))
+    assert (report(a)["tta"], report(b)["tta"]) == (False, True)
+    assert b.record["score"] != pytest.approx(a.record["score"], abs=1e-4)
 
 
 def test_image_no_face(engine, no_face_image, tmp_path):
