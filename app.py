@@ -1,7 +1,8 @@
 """``python app.py``: the Gradio demo (also the Hugging Face Spaces entry point).
 
 Weights: ``--weights DIR_OR_REPO``, else ``$JRC_WEIGHTS``, else ``./weights``. A Hub repo id is
-read from the local Hub cache first and downloaded only when it is not there. Analytics are off.
+read from the local Hub cache first and downloaded only when it is not there. ``--tta`` (or
+``JRC_TTA=1``) flip-averages every face's score. Analytics are off.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+ON, OFF = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from jrc.runtime import BACKENDS
 
@@ -22,10 +26,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", metavar="DIR_OR_REPO", default=os.environ.get("JRC_WEIGHTS"),
                    help="weights folder or Hub repo id (default: $JRC_WEIGHTS, else ./weights)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
-    p.add_argument("--tta", action="store_true", default=os.environ.get("JRC_TTA") == "1",
+    tta = os.environ.get("JRC_TTA", "").strip().lower()
+    if tta not in ON | OFF:
+        p.error(f"JRC_TTA={os.environ['JRC_TTA']!r}: expected 1/true/yes/on or 0/false/no/off")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=tta in ON,
                    help="score every face and its left-right mirror and average them (as jrc scan "
                         "--tta): ~2x the model time; measured to help the 224-px default "
-                        "(default: off, or $JRC_TTA=1)")
+                        "(default: $JRC_TTA, else off)")
     on_spaces = bool(os.environ.get("SPACE_ID"))  # set by Hugging Face Spaces
     host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1")
     p.add_argument("--host", default=host,

@@ -54,7 +54,9 @@ class Engine:
         self.detector = detector  # with decoder: reconstruction, residual, mask
         self._fast = fast  # score only, for webcam frames between decoder passes
         self.weights, self.backend = weights, backend
-        self.tta = detector.tta  # flip averaging (``python app.py --tta``): both detectors alike
+        if fast is not None and fast.tta != detector.tta:
+            raise ValueError("both detectors must flip-average (tta) alike: the reports say which")
+        self.tta = detector.tta  # flip averaging (``python app.py --tta``)
         self.lock = threading.RLock()
         self.tmp = Path(tempfile.mkdtemp(prefix="jrc-demo-"))
         self._made = 0

@@ -84,7 +84,7 @@ def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
     return video_record(analyze_video(detector, path, frames=frames, **kwargs))
 
 
-def scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> Iterator[dict]:
+def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> Iterator[dict]:
     """Already-cropped faces, scored in batches, in input order; unreadable files -> error.
 
     ``reframe``: re-cut each crop around its detected face with the training framing (a crop
@@ -116,12 +116,12 @@ def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int
          reframe: bool = True) -> Iterator[dict]:
     """Yield one record per path. Never raises for a bad input file. Each record says whether
     its scores are flip-averaged (``"tta"``), since that changes them."""
-    records = scan_crops(detector, paths, reframe) if crops else scan_files(detector, paths, frames)
+    records = _scan_crops(detector, paths, reframe) if crops else _scan_files(detector, paths, frames)
     for rec in records:
         yield {**rec, "tta": detector.tta}
 
 
-def scan_files(detector: Detector, paths: list[Path], frames: int = 32) -> Iterator[dict]:
+def _scan_files(detector: Detector, paths: list[Path], frames: int = 32) -> Iterator[dict]:
     """Images and videos, one record each, in input order."""
     t = detector.threshold
     for p in paths:

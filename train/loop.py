@@ -289,6 +289,9 @@ def train(cfg: dict) -> Path:
     for key, allowed in (("val_split", ("random", "grouped")), ("select_on", tuple(SELECT))):
         if cfg[key] not in allowed:
             raise ValueError(f"{key}={cfg[key]!r}: expected one of {', '.join(allowed)}")
+    decay = cfg["ema"]
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+        raise ValueError(f"ema={decay!r}: expected a decay in [0, 1), 0 = off")
     rank, world, device = setup_distributed()
     torch.manual_seed(cfg["seed"])
     if cfg["threads"]:
@@ -314,16 +317,18 @@ def train(cfg: dict) -> Path:
         steps = min(steps, cfg["steps_per_epoch"]) if steps else cfg["steps_per_epoch"]
     total = max(1, steps * cfg["epochs"])
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext())
-    if not 0.0 <= cfg["ema"] < 1.0:
-        raise ValueError(f"ema={cfg['ema']}: expected a decay in [0, 1), 0 = off")
-    ema = (AveragedModel(raw, multi_avg_fn=get_ema_multi_avg_fn(cfg["ema"]), use_buffers=True)
-           if cfg["ema"] else None)
+    ema = (AveragedModel(raw, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+           if decay and rank == 0 else None)  # only rank 0 validates and saves
     scored = ema.module if ema else raw  # the weights that are validated, selected and saved
 
     start, best, history = 0, -1.0, []
     last = out / "last.pt"
     if cfg.get("resume") and last.is_file():
         state = torch.load(last, map_location=device, weights_only=False)
+        saved = state.get("ema_decay", "unknown" if "ema" in state else 0.0)
+        if saved != decay:
+            raise ValueError(f"{last}: saved with ema={saved}, but this config has ema={decay}; "
+                             "resume with the same setting or start a new run")
         raw.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         if ema:
@@ -342,8 +347,9 @@ def train(cfg: dict) -> Path:
         for name, (_, yv) in val.items():
             row[f"val_{name}"] = auc(yv, scores[name])
         row["val"] = float(np.mean([row[f"val_{k}"] for k in keys]))
-        if ema and row["steps"]:
-            row["val_raw"] = float(np.mean([auc(val[k][1], predict(raw, val[k][0])) for k in keys]))
+        if ema:  # the raw weights too (at epoch 0 they are the average)
+            row["val_raw"] = float(np.mean([auc(val[k][1], predict(raw, val[k][0])) for k in keys])
+                                   if row["steps"] else row["val"])
         row["seconds"] = time.time() - t0
         history.append(row)
         write_log(out / "log.csv", row)
@@ -401,8 +407,8 @@ def train(cfg: dict) -> Path:
             row = {"epoch": epoch + 1, "steps": step, **{n: v / max(steps, 1) for n, v in sums.items()}}
             validate_and_keep(row, t0)
             torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
-                        "best": best, "history": history, **({"ema": ema.state_dict()} if ema else {})},
-                       last)
+                        "best": best, "history": history, "ema_decay": decay,
+                        **({"ema": ema.state_dict()} if ema else {})}, last)
         if world > 1:
             dist.barrier()
     if rank == 0:

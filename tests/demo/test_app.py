@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -108,15 +107,19 @@ def test_app_args(monkeypatch):
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.delenv("JRC_TTA", raising=False)
     import app
 
     a = app.parse_args(["--port", "7999"])
     assert (a.weights, a.backend, a.host, a.port) == ("someone/jrc-lite0", "auto", "127.0.0.1", 7999)
     assert app.parse_args(["--weights", "w"]).weights == "w"
     assert not a.tta and app.parse_args(["--tta"]).tta
-    monkeypatch.setenv("JRC_TTA", "1")
-    assert app.parse_args([]).tta
-    assert "gradio" in sys.modules and __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    monkeypatch.setenv("JRC_TTA", "True")
+    assert app.parse_args([]).tta and not app.parse_args(["--no-tta"]).tta
+    monkeypatch.setenv("JRC_TTA", "maybe")
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"  # set on import, before gradio
 
 
 def test_app_listens_on_all_interfaces_on_spaces(monkeypatch):

@@ -5,11 +5,12 @@ import json
 import cv2
 import numpy as np
 import pytest
-from demo_fixtures import shipped_engine, tiny_engine
+from demo_fixtures import shipped_engine, tiny_engine, tiny_weights
 
 from demo import handlers, overlays
-from demo.handlers import LiveState, analyze_image, analyze_video_file, live_frame
+from demo.handlers import Engine, LiveState, analyze_image, analyze_video_file, live_frame
 from jrc.cli import record
+from jrc.detector import Detector
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +43,19 @@ def test_image_one_face(engine, astronaut, tmp_path):
     assert "Threshold 0.500" in out.verdict and "fake</i>" not in out.verdict
 
 
+def test_engine_load_tta_reaches_both_detectors():
+    flip = Engine.load(str(tiny_weights()), "torch", tta=True)
+    assert flip.tta and flip.detector.tta and flip.fast.tta
+    with pytest.raises(ValueError, match="tta"):
+        Engine(flip.detector, tiny_engine().fast)
+
+
 def test_tta_engine_scores_the_mirror_too_and_says_so(astronaut, tmp_path):
-    """``python app.py --tta``: both detectors flip-average, and the report records it (the
-    shipped model: the tiny random one scores every input alike)."""
-    from demo_fixtures import tiny_weights
-
-    from demo.handlers import Engine
-    from jrc.detector import Detector
-
+    """``python app.py --tta``: scores are flip-averaged and the report says so (the shipped
+    model: the tiny random one scores every input alike)."""
     plain = shipped_engine()
-    flip = Engine(*(Detector(d.runner, d.threshold, tta=True) for d in (plain.detector, plain.fast)))
-    assert flip.tta and flip.fast.tta and not plain.tta
-    tiny = Engine.load(str(tiny_weights()), "torch", tta=True)
-    assert tiny.detector.tta and tiny.fast.tta
+    flip = Engine(*(Detector(d.runner, d.threshold, face_model=d.face_model, meta=d.meta, tta=True)
+                    for d in (plain.detector, plain.fast)))
     a, b = (analyze_image(e, png(tmp_path / "astro.png", astronaut)) for e in (plain, flip))
     assert (report(a)["tta"], report(b)["tta"]) == (False, True)
     assert b.record["score"] != pytest.approx(a.record["score"], abs=1e-4)

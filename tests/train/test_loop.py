@@ -68,21 +68,23 @@ def test_resume_continues_from_last_epoch(tiny_dataset, tmp_path):
 
 def test_ema_validates_and_saves_the_weight_average(tiny_dataset, tmp_path):
     """With ``ema``, the saved best is the moving average (not the raw weights), and the raw
-    weights' validation is logged beside it as ``val_raw``."""
+    weights' validation is logged beside it as ``val_raw``; the average resumes with the run."""
     best = train(tiny_cfg(tiny_dataset, tmp_path, ema=0.5))
     state = torch.load(tmp_path / "last.pt", weights_only=False)
     saved = weights.load(best).model.state_dict()
     averaged = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
-    name = "classifier.fc2.weight" if "classifier.fc2.weight" in saved else next(
-        k for k in saved if k.startswith("classifier") and k.endswith("weight"))
-    assert torch.equal(saved[name], averaged[name])
-    assert not torch.equal(saved[name], state["model"][name])
+    assert all(torch.equal(saved[k], averaged[k]) for k in saved)
+    assert not torch.equal(saved["classifier.fc2.weight"], state["model"]["classifier.fc2.weight"])
     header, row = (tmp_path / "log.csv").read_text().splitlines()
     assert 0.0 <= float(dict(zip(header.split(","), row.split(","), strict=True))["val_raw"]) <= 1.0
-    train(tiny_cfg(tiny_dataset, tmp_path, ema=0.5, epochs=2, resume=True))  # the average resumes too
-    assert len((tmp_path / "log.csv").read_text().splitlines()) == 3
-    with pytest.raises(ValueError, match="ema"):
-        train(tiny_cfg(tiny_dataset, tmp_path / "bad", ema=1.0))
+    assert int(state["ema"]["n_averaged"]) == 2
+    train(tiny_cfg(tiny_dataset, tmp_path, ema=0.5, epochs=2, resume=True))
+    assert int(torch.load(tmp_path / "last.pt", weights_only=False)["ema"]["n_averaged"]) == 4
+    with pytest.raises(ValueError, match=r"saved with ema=0\.5"):
+        train(tiny_cfg(tiny_dataset, tmp_path, epochs=3, resume=True))  # the average would be lost
+    for bad in (1.0, -0.1, True, None, "0.9"):
+        with pytest.raises(ValueError, match="ema="):
+            train(tiny_cfg(tiny_dataset, tmp_path / "bad", ema=bad))
 
 
 def test_init_fine_tunes_and_keeps_the_start_as_a_candidate(tiny_dataset, tmp_path):
