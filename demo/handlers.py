@@ -56,7 +56,6 @@ class Engine:
         self.weights, self.backend = weights, backend
         if fast is not None and fast.tta != detector.tta:
             raise ValueError("both detectors must flip-average (tta) alike: the reports say which")
-        self.tta = detector.tta  # flip averaging (``python app.py --tta``)
         self.lock = threading.RLock()
         self.tmp = Path(tempfile.mkdtemp(prefix="jrc-demo-"))
         self._made = 0
@@ -78,6 +77,11 @@ class Engine:
             self._fast = Detector.from_pretrained(self.weights, backend=self.backend, with_decoder=False,
                                                   tta=self.tta)
         return self._fast
+
+    @property
+    def tta(self) -> bool:
+        """Flip averaging (``python app.py --tta``); both detectors agree (checked at construction)."""
+        return self.detector.tta
 
     @property
     def threshold(self) -> float:
