@@ -30,6 +30,7 @@ from demo.video_out import WebmWriter, playback_fps
 from jrc.cli import image_record, record, video_record
 from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file, kind_of, load_image
+from jrc.runtime import backend_of
 from jrc.video import VideoReport, analyze_video, iou, open_video, sample_indices
 
 log = logging.getLogger("demo")
@@ -65,10 +66,13 @@ class Engine:
         """Raises ``jrc.weights.WeightsError`` / ``jrc.runtime.BackendUnavailable`` with a clear message.
 
         Both runners load now, so a first-use ONNX export happens at start-up, not on the first
-        webcam frame. ``tta``: score every face and its mirror (``jrc scan --tta``).
+        webcam frame. ``tta``: score every face and its mirror (``jrc scan --tta``); the full
+        detector then scores the mirrors with the fast detector's score-only runner (no decoder).
         """
-        return cls(Detector.from_pretrained(weights, backend=backend, with_decoder=True, tta=tta),
-                   Detector.from_pretrained(weights, backend=backend, with_decoder=False, tta=tta),
+        fast = Detector.from_pretrained(weights, backend=backend, with_decoder=False, tta=tta)
+        full = ({"backend": backend_of(fast.runner), "mirror_runner": fast.runner} if tta
+                else {"backend": backend})
+        return cls(Detector.from_pretrained(weights, with_decoder=True, tta=tta, **full), fast,
                    weights=weights, backend=backend)
 
     @property

@@ -11,7 +11,7 @@ import numpy as np
 from jrc import weights as jrc_weights
 from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop
 from jrc.preprocess import normalize, to_uint8
-from jrc.runtime import Runner, create_runner
+from jrc.runtime import Runner, backend_of, create_runner
 
 
 @dataclass
@@ -50,10 +50,17 @@ class Detector:
     """Face detection + JRC scoring. ``Detector.from_pretrained()`` loads the shipped model."""
 
     def __init__(self, runner: Runner, threshold: float, face_model: str = DEFAULT_FACE_MODEL,
-                 batch_size: int = 16, meta: dict | None = None, tta: bool = False) -> None:
-        """``tta=True`` also scores each crop mirrored left-right and averages the two logits (twice
-        the model time; the reconstruction and mask shown are the unmirrored crop's)."""
+                 batch_size: int = 16, meta: dict | None = None, tta: bool = False,
+                 mirror_runner: Runner | None = None) -> None:
+        """``tta=True`` also scores each crop mirrored left-right and averages the two logits (up to
+        twice the model time; the reconstruction and mask shown are the unmirrored crop's).
+        ``mirror_runner`` scores the mirrored crops (default ``runner``): a score-only runner of the
+        same weights and backend skips the decoder, whose output the mirrored pass throws away."""
+        if mirror_runner is not None and mirror_runner.config != runner.config:
+            raise ValueError(f"mirror_runner ({mirror_runner.name}) has another model config than "
+                             f"runner ({runner.name})")
         self.runner = runner
+        self.mirror_runner = mirror_runner or runner
         self.tta = tta
         self.config = runner.config
         self.threshold = float(threshold)
@@ -65,9 +72,14 @@ class Detector:
     @classmethod
     def from_pretrained(cls, path_or_repo: str | Path | None = None, backend: str = "auto",
                         with_decoder: bool = True, **kwargs) -> Detector:
-        """Load weights (folder, Hub repo id, ``$JRC_WEIGHTS`` or ``weights/``) and a runner."""
+        """Load weights (folder, Hub repo id, ``$JRC_WEIGHTS`` or ``weights/``) and a runner.
+
+        With ``tta=True`` and the decoder, a second, score-only runner on the backend the first one
+        got scores the mirrored crops."""
         ckpt = jrc_weights.load(path_or_repo)
         runner = create_runner(ckpt, backend, with_decoder=with_decoder)
+        if kwargs.get("tta") and with_decoder and "mirror_runner" not in kwargs:
+            kwargs["mirror_runner"] = create_runner(ckpt, backend_of(runner), with_decoder=False)
         face_model = ckpt.meta.get("face_model", DEFAULT_FACE_MODEL)
         return cls(runner, ckpt.threshold, face_model=face_model, meta=ckpt.meta, **kwargs)
 
@@ -137,7 +149,7 @@ class Detector:
             res = self.runner(normalize(chunk, c.mean, c.std))
             scores = np.asarray(res["score"], np.float64)
             if self.tta:
-                mirrored = self.runner(normalize(chunk[:, :, ::-1], c.mean, c.std))
+                mirrored = self.mirror_runner(normalize(chunk[:, :, ::-1], c.mean, c.std))
                 scores = mean_logit(scores, np.asarray(mirrored["score"], np.float64))
             if not np.all(np.isfinite(scores)):
                 raise RuntimeError(f"{self.runner.name} returned non-finite scores")

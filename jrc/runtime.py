@@ -325,6 +325,14 @@ def create_runner(checkpoint: Checkpoint, backend: str = "auto",
     return runner
 
 
+def backend_of(runner: Runner) -> str:
+    """The ``create_runner`` backend that made ``runner`` (``onnx-cpu`` -> ``onnx``)."""
+    backend = runner.name.split("-")[0]
+    if backend not in BACKENDS:
+        raise ValueError(f"runner {runner.name!r} is not one of the backends {', '.join(BACKENDS[1:])}")
+    return backend
+
+
 def _auto(checkpoint: Checkpoint, with_decoder: bool) -> Runner:
     skipped = []
     for name, make in (("tensorrt", tensorrt_runner), ("onnx", onnx_runner)):
@@ -345,4 +353,4 @@ def _auto(checkpoint: Checkpoint, with_decoder: bool) -> Runner:
 
 
 __all__ = ["BACKENDS", "BackendUnavailable", "OnnxRunner", "Runner", "TensorRTRunner", "TorchRunner",
-           "create_runner", "onnx_runner", "tensorrt_runner"]
+           "backend_of", "create_runner", "onnx_runner", "tensorrt_runner"]

@@ -46,6 +46,8 @@ def test_image_one_face(engine, astronaut, tmp_path):
 def test_engine_load_tta_reaches_both_detectors():
     flip = Engine.load(str(tiny_weights()), "torch", tta=True)
     assert flip.tta and flip.detector.tta and flip.fast.tta
+    # the full detector's mirrored pass shares the fast detector's score-only runner (no decoder)
+    assert flip.detector.mirror_runner is flip.fast.runner and not flip.fast.runner.with_decoder
     with pytest.raises(ValueError, match="tta"):
         Engine(flip.detector, tiny_engine().fast)
 

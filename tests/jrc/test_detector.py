@@ -79,3 +79,27 @@ def test_tta_averages_the_face_and_its_mirror(detector, astronaut):
     assert both.label == ("fake" if both.score >= detector.threshold else "real")
     # the overlays are the unmirrored crop's (batch size may move a uint8 level)
     assert np.abs(both.reconstruction.astype(int) - plain.reconstruction).max() <= 1
+
+
+def test_tta_mirrors_through_a_score_only_runner(detector, astronaut):
+    """With the decoder, the mirrored pass runs a score-only runner of the same backend, and the
+    flip-averaged score is what one runner doing both passes gives (onnx: tests/jrc/test_runtime.py)."""
+    tta = Detector.from_pretrained(backend="torch", tta=True)
+    assert tta.runner.with_decoder and not tta.mirror_runner.with_decoder
+    assert tta.mirror_runner.name == tta.runner.name  # same backend, so the two passes match
+    (face,) = detector.analyze_image(astronaut)
+    (fast,) = tta.analyze_crops([face.crop])
+    (slow,) = Detector(tta.runner, tta.threshold, tta=True).analyze_crops([face.crop])
+    assert fast.score == pytest.approx(slow.score, abs=1e-5)
+    assert fast.reconstruction is not None
+    plain = Detector.from_pretrained(backend="torch")
+    assert plain.mirror_runner is plain.runner  # no second runner without tta
+
+
+def test_mirror_runner_must_share_the_model_config(detector):
+    from dataclasses import replace
+
+    other = type("R", (), {"name": "other", "with_decoder": False,
+                           "config": replace(detector.config, input_size=detector.input_size + 32)})()
+    with pytest.raises(ValueError, match="another model config"):
+        Detector(detector.runner, 0.5, tta=True, mirror_runner=other)

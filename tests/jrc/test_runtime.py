@@ -226,3 +226,22 @@ def test_scan_onnx_and_torch_agree(tmp_path_factory, crops, tmp_path):
         scores[backend] = np.array([r["score"] for r in recs])
     assert (weights / "model.onnx").is_file()
     assert np.abs(scores["onnx"] - scores["torch"]).max() <= 1e-3
+
+
+def test_backend_of(ckpt):
+    assert runtime.backend_of(runtime.create_runner(ckpt, "torch", with_decoder=False)) == "torch"
+    with pytest.raises(ValueError, match="not one of the backends"):
+        runtime.backend_of(type("R", (), {"name": "tflite-cpu"})())
+
+
+@needs_export
+def test_onnx_tta_mirrors_through_the_score_only_session(onnx_runner, ckpt, crops):
+    """``tta`` with the decoder: the mirrored pass runs ``model.onnx`` (no decoder) beside
+    ``model_decoder.onnx``, and scores as one session doing both passes would."""
+    from jrc.detector import Detector
+
+    tta = Detector.from_pretrained(ckpt.path, backend="onnx", tta=True)
+    assert tta.runner.path.name == "model_decoder.onnx" and tta.mirror_runner.path.name == "model.onnx"
+    fast = tta.analyze_crops(crops)
+    slow = Detector(tta.runner, tta.threshold, tta=True).analyze_crops(crops)
+    assert np.allclose([r.score for r in fast], [r.score for r in slow], atol=1e-5)
