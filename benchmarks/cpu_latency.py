@@ -51,9 +51,15 @@ def main() -> None:
         tta = Detector(det.runner, det.threshold, tta=True)
         p50, p95 = timed(lambda tta=tta: tta.analyze_image(frame), max(5, args.runs // 2), 5)
         rows.append((f"end to end ({det.runner.name}) with --tta (face + its mirror)", p50, p95))
-    full = Detector.from_pretrained(args.weights, backend="torch", with_decoder=True)
-    p50, p95 = timed(lambda: full.analyze_crops([face]), max(5, args.runs // 2), 5)
-    rows.append(("JRC + decoder (reconstruction, residual), batch 1", p50, p95))
+    for backend in ("torch", "onnx"):  # the demo's path: the overlays need the decoder
+        full = Detector.from_pretrained(args.weights, backend=backend, with_decoder=True, tta=True)
+        variants = (("", Detector(full.runner, full.threshold)),
+                    (" with --tta, mirror scored with the decoder too",
+                     Detector(full.runner, full.threshold, tta=True)),
+                    (" with --tta, mirror scored without the decoder", full))
+        for what, d in variants:
+            p50, p95 = timed(lambda d=d: d.analyze_crops([face]), max(5, args.runs // 2), 5)
+            rows.append((f"JRC + decoder ({full.runner.name}), batch 1{what}", p50, p95))
 
     print(f"Machine: {machine_name()}; torch threads {__import__('torch').get_num_threads()}\n")
     print("| step | p50 ms | p95 ms |\n|---|---:|---:|")

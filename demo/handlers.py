@@ -30,7 +30,6 @@ from demo.video_out import WebmWriter, playback_fps
 from jrc.cli import image_record, record, video_record
 from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file, kind_of, load_image
-from jrc.runtime import backend_of
 from jrc.video import VideoReport, analyze_video, iou, open_video, sample_indices
 
 log = logging.getLogger("demo")
@@ -70,10 +69,9 @@ class Engine:
         detector then scores the mirrors with the fast detector's score-only runner (no decoder).
         """
         fast = Detector.from_pretrained(weights, backend=backend, with_decoder=False, tta=tta)
-        full = ({"backend": backend_of(fast.runner), "mirror_runner": fast.runner} if tta
-                else {"backend": backend})
-        return cls(Detector.from_pretrained(weights, with_decoder=True, tta=tta, **full), fast,
-                   weights=weights, backend=backend)
+        shared = {"mirror_runner": fast.runner} if tta else {}  # used if full got the same backend
+        full = Detector.from_pretrained(weights, backend=backend, with_decoder=True, tta=tta, **shared)
+        return cls(full, fast, weights=weights, backend=backend)
 
     @property
     def fast(self) -> Detector:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import numpy as np
 from jrc import weights as jrc_weights
 from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop
 from jrc.preprocess import normalize, to_uint8
-from jrc.runtime import Runner, backend_of, create_runner
+from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner
+
+log = logging.getLogger("jrc.detector")
 
 
 @dataclass
@@ -46,6 +49,19 @@ def mean_logit(*probs: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
 
 
+def _score_only_twin(ckpt: jrc_weights.Checkpoint, runner: Runner, offered: Runner | None) -> Runner | None:
+    """A score-only runner on ``runner``'s backend for the mirrored pass: ``offered`` when it is one,
+    else a new one; None (mirrors go through ``runner``) when that backend cannot make one."""
+    backend = backend_of(runner)
+    if offered is not None and not offered.with_decoder and backend_of(offered) == backend:
+        return offered
+    try:
+        return create_runner(ckpt, backend, with_decoder=False)
+    except BackendUnavailable as e:
+        log.warning("no score-only %s runner (%s): mirrored crops run the decoder too", backend, e)
+        return None
+
+
 class Detector:
     """Face detection + JRC scoring. ``Detector.from_pretrained()`` loads the shipped model."""
 
@@ -60,7 +76,7 @@ class Detector:
             raise ValueError(f"mirror_runner ({mirror_runner.name}) has another model config than "
                              f"runner ({runner.name})")
         self.runner = runner
-        self.mirror_runner = mirror_runner or runner
+        self.mirror_runner = runner if mirror_runner is None else mirror_runner
         self.tta = tta
         self.config = runner.config
         self.threshold = float(threshold)
@@ -78,8 +94,8 @@ class Detector:
         got scores the mirrored crops."""
         ckpt = jrc_weights.load(path_or_repo)
         runner = create_runner(ckpt, backend, with_decoder=with_decoder)
-        if kwargs.get("tta") and with_decoder and "mirror_runner" not in kwargs:
-            kwargs["mirror_runner"] = create_runner(ckpt, backend_of(runner), with_decoder=False)
+        if kwargs.get("tta") and with_decoder:
+            kwargs["mirror_runner"] = _score_only_twin(ckpt, runner, kwargs.get("mirror_runner"))
         face_model = ckpt.meta.get("face_model", DEFAULT_FACE_MODEL)
         return cls(runner, ckpt.threshold, face_model=face_model, meta=ckpt.meta, **kwargs)
 

@@ -326,9 +326,10 @@ def create_runner(checkpoint: Checkpoint, backend: str = "auto",
 
 
 def backend_of(runner: Runner) -> str:
-    """The ``create_runner`` backend that made ``runner`` (``onnx-cpu`` -> ``onnx``)."""
+    """The ``create_runner`` backend that made ``runner`` (``onnx-cpu`` -> ``onnx``). Precision is
+    not kept: ``create_runner`` builds ``torch`` in fp32 even for a ``torch-cuda-fp16`` runner."""
     backend = runner.name.split("-")[0]
-    if backend not in BACKENDS:
+    if backend not in BACKENDS[1:]:
         raise ValueError(f"runner {runner.name!r} is not one of the backends {', '.join(BACKENDS[1:])}")
     return backend
 

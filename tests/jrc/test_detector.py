@@ -81,19 +81,35 @@ def test_tta_averages_the_face_and_its_mirror(detector, astronaut):
     assert np.abs(both.reconstruction.astype(int) - plain.reconstruction).max() <= 1
 
 
+class Counted:
+    """A runner wrapper that counts its calls."""
+
+    def __init__(self, runner) -> None:
+        self.runner, self.calls = runner, 0
+        self.name, self.config, self.with_decoder = runner.name, runner.config, runner.with_decoder
+
+    def __call__(self, image):
+        self.calls += 1
+        return self.runner(image)
+
+
 def test_tta_mirrors_through_a_score_only_runner(detector, astronaut):
     """With the decoder, the mirrored pass runs a score-only runner of the same backend, and the
     flip-averaged score is what one runner doing both passes gives (onnx: tests/jrc/test_runtime.py)."""
     tta = Detector.from_pretrained(backend="torch", tta=True)
     assert tta.runner.with_decoder and not tta.mirror_runner.with_decoder
     assert tta.mirror_runner.name == tta.runner.name  # same backend, so the two passes match
+    full, mirror = Counted(tta.runner), Counted(tta.mirror_runner)
     (face,) = detector.analyze_image(astronaut)
-    (fast,) = tta.analyze_crops([face.crop])
+    (fast,) = Detector(full, tta.threshold, tta=True, mirror_runner=mirror).analyze_crops([face.crop])
+    assert (full.calls, mirror.calls) == (1, 1)  # the decoder runs once, for the unmirrored crop
     (slow,) = Detector(tta.runner, tta.threshold, tta=True).analyze_crops([face.crop])
     assert fast.score == pytest.approx(slow.score, abs=1e-5)
     assert fast.reconstruction is not None
-    plain = Detector.from_pretrained(backend="torch")
-    assert plain.mirror_runner is plain.runner  # no second runner without tta
+    assert detector.mirror_runner is detector.runner  # no second runner without tta
+    offered = Counted(tta.mirror_runner)
+    again = Detector.from_pretrained(backend="torch", tta=True, mirror_runner=offered)
+    assert again.mirror_runner is offered  # a score-only runner on the same backend is reused
 
 
 def test_mirror_runner_must_share_the_model_config(detector):
@@ -103,3 +119,19 @@ def test_mirror_runner_must_share_the_model_config(detector):
                            "config": replace(detector.config, input_size=detector.input_size + 32)})()
     with pytest.raises(ValueError, match="another model config"):
         Detector(detector.runner, 0.5, tta=True, mirror_runner=other)
+
+
+def test_tta_without_a_score_only_runner_still_loads(monkeypatch, caplog):
+    """If the backend cannot make the score-only runner, the mirrors go through the decoder runner."""
+    import jrc.detector as det_mod
+    from jrc.runtime import BackendUnavailable
+
+    make = det_mod.create_runner
+
+    def no_score_only(ckpt, backend="auto", with_decoder=True):
+        if not with_decoder:
+            raise BackendUnavailable("no score-only artifact here")
+        return make(ckpt, backend, with_decoder=with_decoder)
+    monkeypatch.setattr(det_mod, "create_runner", no_score_only)
+    tta = Detector.from_pretrained(backend="torch", tta=True)
+    assert tta.mirror_runner is tta.runner and "mirrored crops run the decoder too" in caplog.text

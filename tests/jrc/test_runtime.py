@@ -228,10 +228,18 @@ def test_scan_onnx_and_torch_agree(tmp_path_factory, crops, tmp_path):
     assert np.abs(scores["onnx"] - scores["torch"]).max() <= 1e-3
 
 
-def test_backend_of(ckpt):
+@pytest.mark.parametrize("name, backend", [("torch-cpu", "torch"), ("torch-cuda-fp16", "torch"),
+                                           ("onnx-cpu", "onnx"), ("onnx-cuda-fp16", "onnx"),
+                                           ("tensorrt-fp16", "tensorrt")])
+def test_backend_of(name, backend):
+    assert runtime.backend_of(type("R", (), {"name": name})()) == backend
+
+
+def test_backend_of_refuses_other_names(ckpt):
     assert runtime.backend_of(runtime.create_runner(ckpt, "torch", with_decoder=False)) == "torch"
-    with pytest.raises(ValueError, match="not one of the backends"):
-        runtime.backend_of(type("R", (), {"name": "tflite-cpu"})())
+    for name in ("tflite-cpu", "auto"):
+        with pytest.raises(ValueError, match="not one of the backends"):
+            runtime.backend_of(type("R", (), {"name": name})())
 
 
 @needs_export
@@ -243,5 +251,5 @@ def test_onnx_tta_mirrors_through_the_score_only_session(onnx_runner, ckpt, crop
     tta = Detector.from_pretrained(ckpt.path, backend="onnx", tta=True)
     assert tta.runner.path.name == "model_decoder.onnx" and tta.mirror_runner.path.name == "model.onnx"
     fast = tta.analyze_crops(crops)
-    slow = Detector(tta.runner, tta.threshold, tta=True).analyze_crops(crops)
+    slow = Detector(tta.runner, tta.threshold, tta=True).analyze_crops(crops)  # mirrors via the decoder
     assert np.allclose([r.score for r in fast], [r.score for r in slow], atol=1e-5)
