@@ -2,7 +2,8 @@
 
     python benchmarks/cpu_latency.py [--weights DIR] [--runs 50]
 
-Prints a markdown table naming the machine. Run it on an idle machine.
+Prints a markdown table naming the machine. Run it on an idle machine. The ONNX rows with the
+decoder export ``model_decoder.onnx`` next to the weights on first use (as the demo does).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def main() -> None:
 
     from export.bench import bench_frame, timed
     from jrc.detector import Detector
+    from jrc.runtime import create_runner
     from jrc.sysinfo import machine_name
+    from jrc.weights import load as load_weights
 
     frame = bench_frame(data.astronaut())  # 1280x720, face ~230 px (as in export.bench)
     small = np.zeros((720, 1280, 3), np.uint8)
@@ -51,12 +54,15 @@ def main() -> None:
         tta = Detector(det.runner, det.threshold, tta=True)
         p50, p95 = timed(lambda tta=tta: tta.analyze_image(frame), max(5, args.runs // 2), 5)
         rows.append((f"end to end ({det.runner.name}) with --tta (face + its mirror)", p50, p95))
+    ckpt = load_weights(args.weights)
     for backend in ("torch", "onnx"):  # the demo's path: the overlays need the decoder
-        full = Detector.from_pretrained(args.weights, backend=backend, with_decoder=True, tta=True)
-        variants = (("", Detector(full.runner, full.threshold)),
+        full = Detector.from_pretrained(args.weights, backend=backend, with_decoder=True)
+        twin = create_runner(ckpt, backend, with_decoder=False)  # what jrc.detector.TWIN_BACKENDS weighs
+        variants = (("", full),
                     (" with --tta, mirror scored with the decoder too",
                      Detector(full.runner, full.threshold, tta=True)),
-                    (" with --tta, mirror scored without the decoder", full))
+                    (" with --tta, mirror scored by a score-only twin",
+                     Detector(full.runner, full.threshold, tta=True, mirror_runner=twin)))
         for what, d in variants:
             p50, p95 = timed(lambda d=d: d.analyze_crops([face]), max(5, args.runs // 2), 5)
             rows.append((f"JRC + decoder ({full.runner.name}), batch 1{what}", p50, p95))
