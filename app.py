@@ -14,6 +14,9 @@ import sys
 # Before gradio is imported: no analytics, no version check, no telemetry.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Two onnxruntime sessions (decoder and score-only) alternate on webcam frames: threads that spin
+# after a run would steal the cores from the other session (jrc.runtime.ort_spinning).
+os.environ.setdefault("JRC_ORT_SPIN", "0")
 
 
 ON, OFF = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}

@@ -20,6 +20,8 @@ import time
 import cv2
 import numpy as np
 
+os.environ.setdefault("JRC_ORT_SPIN", "0")  # as app.py sets it for the demo (jrc.runtime.ort_spinning)
+
 
 def webcam_clip(n: int = 30, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
     """The astronaut letterboxed into 640x480 frames, swaying left and right (already mirrored,

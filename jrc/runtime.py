@@ -102,6 +102,20 @@ def default_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else physical_cores()
 
 
+def ort_spinning() -> bool:
+    """``$JRC_ORT_SPIN`` (1 = default, or 0): whether onnxruntime's threads spin after a run.
+
+    Spinning is faster for one session called back to back (``jrc scan``: 720p frame end to end
+    9.5 vs 11-13 ms p50 on the 2-core CPU). Where two sessions alternate, as the demo's decoder and
+    score-only sessions do on webcam frames, each one's spinning threads steal the cores from the
+    other: the demo's webcam handler ran at 36-37 FPS spinning and 53-58 FPS without
+    (``benchmarks/webcam_fps.py``), so ``app.py`` turns it off."""
+    env = os.environ.get("JRC_ORT_SPIN", "1").strip()
+    if env not in ("0", "1"):
+        raise ValueError(f"JRC_ORT_SPIN={env!r}: expected 1 (threads spin after a run) or 0")
+    return env == "1"
+
+
 def _import_ort():
     try:
         import onnxruntime as ort
@@ -137,6 +151,7 @@ class OnnxRunner:
         so.intra_op_num_threads = threads or default_threads()
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if ort_spinning() else "0")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=want)
         except Exception as e:
@@ -354,4 +369,4 @@ def _auto(checkpoint: Checkpoint, with_decoder: bool) -> Runner:
 
 
 __all__ = ["BACKENDS", "BackendUnavailable", "OnnxRunner", "Runner", "TensorRTRunner", "TorchRunner",
-           "backend_of", "create_runner", "onnx_runner", "tensorrt_runner"]
+           "backend_of", "create_runner", "onnx_runner", "ort_spinning", "tensorrt_runner"]

@@ -119,7 +119,9 @@ def test_app_args(monkeypatch):
     monkeypatch.setenv("JRC_TTA", "maybe")
     with pytest.raises(SystemExit):
         app.parse_args([])
-    assert __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"  # set on import, before gradio
+    env = __import__("os").environ
+    assert env["GRADIO_ANALYTICS_ENABLED"] == "False"  # set on import, before gradio
+    assert env["JRC_ORT_SPIN"] == "0"  # the demo's two onnxruntime sessions alternate: no spinning
 
 
 def test_app_listens_on_all_interfaces_on_spaces(monkeypatch):

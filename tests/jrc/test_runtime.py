@@ -256,3 +256,13 @@ def test_onnx_tta_mirrors_through_the_decoder_session(onnx_runner, ckpt, crops):
     b = np.array([r.score for r in plain.analyze_crops([c[:, ::-1] for c in crops])])
     got = np.array([r.score for r in tta.analyze_crops(crops)])
     assert np.allclose(got, mean_logit(a, b), atol=1e-5)
+
+
+def test_ort_spinning(monkeypatch):
+    monkeypatch.delenv("JRC_ORT_SPIN", raising=False)
+    assert runtime.ort_spinning()  # onnxruntime's default, best for one session
+    monkeypatch.setenv("JRC_ORT_SPIN", "0")
+    assert not runtime.ort_spinning()
+    monkeypatch.setenv("JRC_ORT_SPIN", "off")
+    with pytest.raises(ValueError, match="JRC_ORT_SPIN='off'"):
+        runtime.ort_spinning()
