@@ -57,7 +57,7 @@ def main() -> None:
     ckpt = load_weights(args.weights)
     for backend in ("torch", "onnx"):  # the demo's path: the overlays need the decoder
         full = Detector.from_pretrained(args.weights, backend=backend, with_decoder=True)
-        twin = create_runner(ckpt, backend, with_decoder=False)  # what jrc.detector.TWIN_BACKENDS weighs
+        twin = create_runner(ckpt, backend, with_decoder=False)  # what jrc.detector.twin_pays weighs
         variants = (("", full),
                     (" with --tta, mirror scored with the decoder too",
                      Detector(full.runner, full.threshold, tta=True)),

@@ -12,7 +12,7 @@ import numpy as np
 from jrc import weights as jrc_weights
 from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop
 from jrc.preprocess import normalize, to_uint8
-from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner
+from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner, ort_spinning
 
 log = logging.getLogger("jrc.detector")
 
@@ -49,21 +49,24 @@ def mean_logit(*probs: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
 
 
-# Backends whose mirrored pass is faster through a score-only twin than through the decoder runner.
-# Measured by benchmarks/cpu_latency.py (one face with --tta, p50, 2-core AMD EPYC):
-# torch: yes, the twin shares the module: 50.9 -> 42.4 ms.
-# onnx: no, 37.4 -> 55.8 ms. Two ORT sessions called back to back fight over the cores (each one's
-# thread pool spins after its run; alone, the pair took 42-45 ms against 26 ms for one session twice).
-# tensorrt: not measured (no GPU here), and a twin would build a second engine on first use.
-TWIN_BACKENDS = ("torch",)
+def twin_pays(backend: str) -> bool:
+    """Whether the mirrored pass is faster through a score-only twin than through the decoder runner.
+
+    Measured by ``benchmarks/cpu_latency.py`` (one face with ``--tta``, p50, 2-core AMD EPYC):
+    torch yes, the twin shares the module (50.9 -> 42.4 ms); onnx only with thread spinning off
+    (``JRC_ORT_SPIN=0``, as the demo runs: 29-32 -> 22-25 ms). With onnxruntime's default spinning,
+    two sessions called back to back fight over the cores (34-37 -> 43-56 ms). tensorrt: not
+    measured (no GPU here), and a twin would build a second engine on first use.
+    """
+    return backend == "torch" or (backend == "onnx" and not ort_spinning())
 
 
 def _score_only_twin(ckpt: jrc_weights.Checkpoint, runner: Runner, offered: Runner | None) -> Runner | None:
     """A score-only runner on ``runner``'s backend for the mirrored pass: ``offered`` when it is one,
-    else a new one; None (mirrors go through ``runner``) for backends that gain nothing from one
-    (``TWIN_BACKENDS``) or cannot make one."""
+    else a new one; None (mirrors go through ``runner``) where one would not be faster
+    (:func:`twin_pays`) or cannot be made."""
     backend = backend_of(runner)
-    if backend not in TWIN_BACKENDS:
+    if not twin_pays(backend):
         return None
     if offered is not None and not offered.with_decoder and backend_of(offered) == backend:
         return offered
@@ -84,7 +87,7 @@ class Detector:
         twice the model time; the reconstruction and mask shown are the unmirrored crop's).
         ``mirror_runner`` scores the mirrored crops (default ``runner``): a score-only runner of the
         same weights and backend skips the decoder, whose output the mirrored pass throws away
-        (``from_pretrained`` makes one where that is faster, see ``TWIN_BACKENDS``)."""
+        (``from_pretrained`` makes one where that is faster, see :func:`twin_pays`)."""
         if mirror_runner is not None and mirror_runner.config != runner.config:
             raise ValueError(f"mirror_runner ({mirror_runner.name}) has another model config than "
                              f"runner ({runner.name})")
@@ -103,8 +106,8 @@ class Detector:
                         with_decoder: bool = True, **kwargs) -> Detector:
         """Load weights (folder, Hub repo id, ``$JRC_WEIGHTS`` or ``weights/``) and a runner.
 
-        With ``tta=True`` and the decoder on a ``TWIN_BACKENDS`` backend, a second, score-only runner
-        on that backend scores the mirrored crops."""
+        With ``tta=True`` and the decoder, a second, score-only runner on the same backend scores
+        the mirrored crops where that is faster (:func:`twin_pays`)."""
         ckpt = jrc_weights.load(path_or_repo)
         runner = create_runner(ckpt, backend, with_decoder=with_decoder)
         if kwargs.get("tta") and with_decoder:

@@ -243,14 +243,17 @@ def test_backend_of_refuses_other_names(ckpt):
 
 
 @needs_export
-def test_onnx_tta_mirrors_through_the_decoder_session(onnx_runner, ckpt, crops):
-    """``tta`` with the decoder on onnx: no second session (two sessions called back to back are
-    slower than one called twice, see ``jrc.detector.TWIN_BACKENDS``), and the scores are the
-    flip average."""
+@pytest.mark.parametrize("spin", ["1", "0"])
+def test_onnx_tta_twin_only_without_spinning(onnx_runner, ckpt, crops, monkeypatch, spin):
+    """``tta`` with the decoder on onnx: a score-only second session for the mirrors only when
+    thread spinning is off (``jrc.detector.twin_pays``); the scores are the flip average either way."""
     from jrc.detector import Detector, mean_logit
 
+    monkeypatch.setenv("JRC_ORT_SPIN", spin)
     tta = Detector.from_pretrained(ckpt.path, backend="onnx", tta=True)
-    assert tta.runner.path.name == "model_decoder.onnx" and tta.mirror_runner is tta.runner
+    assert tta.runner.path.name == "model_decoder.onnx"
+    mirror = tta.mirror_runner
+    assert (mirror is tta.runner) if spin == "1" else (mirror.path.name == "model.onnx")
     plain = Detector(tta.runner, tta.threshold)
     a = np.array([r.score for r in plain.analyze_crops(crops)])
     b = np.array([r.score for r in plain.analyze_crops([c[:, ::-1] for c in crops])])
