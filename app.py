@@ -2,7 +2,8 @@
 
 Weights: ``--weights DIR_OR_REPO``, else ``$JRC_WEIGHTS``, else ``./weights``. A Hub repo id is
 read from the local Hub cache first and downloaded only when it is not there. ``--tta`` (or
-``JRC_TTA=1``) flip-averages every face's score. Analytics are off.
+``JRC_TTA=1``) flip-averages every face's score. onnxruntime's threads do not spin after a run
+(``JRC_ORT_SPIN=0`` unless set: the demo's two sessions alternate). Analytics are off.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import sys
 # Before gradio is imported: no analytics, no version check, no telemetry.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-# Two onnxruntime sessions (decoder and score-only) alternate on webcam frames: threads that spin
-# after a run would steal the cores from the other session (jrc.runtime.ort_spinning).
-os.environ.setdefault("JRC_ORT_SPIN", "0")
 
 
 ON, OFF = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
@@ -41,11 +39,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=host,
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 on Hugging Face Spaces)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    from jrc.runtime import ort_spinning
+
+    try:
+        ort_spinning()
+    except ValueError as e:
+        p.error(str(e))
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Two onnxruntime sessions (decoder and score-only) alternate on webcam frames: threads that
+    # spin after a run would take the cores from the other session (jrc.runtime.ort_spinning).
+    os.environ.setdefault("JRC_ORT_SPIN", "0")
     from demo.handlers import Engine
     from jrc.runtime import BackendUnavailable
     from jrc.weights import WeightsError

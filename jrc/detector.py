@@ -12,7 +12,7 @@ import numpy as np
 from jrc import weights as jrc_weights
 from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop
 from jrc.preprocess import normalize, to_uint8
-from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner, ort_spinning
+from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner
 
 log = logging.getLogger("jrc.detector")
 
@@ -49,27 +49,30 @@ def mean_logit(*probs: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
 
 
-def twin_pays(backend: str) -> bool:
-    """Whether the mirrored pass is faster through a score-only twin than through the decoder runner.
+def twin_pays(runner: Runner) -> bool:
+    """Whether ``runner``'s mirrored pass is faster through a score-only twin than through it.
 
     Measured by ``benchmarks/cpu_latency.py`` (one face with ``--tta``, p50, 2-core AMD EPYC):
-    torch yes, the twin shares the module (50.9 -> 42.4 ms); onnx only with thread spinning off
-    (``JRC_ORT_SPIN=0``, as the demo runs: 29-32 -> 22-25 ms). With onnxruntime's default spinning,
-    two sessions called back to back fight over the cores (34-37 -> 43-56 ms). tensorrt: not
-    measured (no GPU here), and a twin would build a second engine on first use.
+    torch on the CPU yes, the twin shares the module (50.9 -> 42.4 ms); onnxruntime on the CPU only
+    with thread spinning off (``JRC_ORT_SPIN=0``, as the demo runs it: 29.4-31.7 -> 22.3-25.1 ms).
+    With onnxruntime's default spinning, two sessions called back to back fight over the cores
+    (37.4 -> 55.8 ms). GPUs: not measured (no GPU here); a twin would copy the model (torch) or
+    build a second engine (TensorRT).
     """
-    return backend == "torch" or (backend == "onnx" and not ort_spinning())
+    return runner.name == "torch-cpu" or (runner.name == "onnx-cpu" and not getattr(runner, "spinning", True))
 
 
 def _score_only_twin(ckpt: jrc_weights.Checkpoint, runner: Runner, offered: Runner | None) -> Runner | None:
-    """A score-only runner on ``runner``'s backend for the mirrored pass: ``offered`` when it is one,
-    else a new one; None (mirrors go through ``runner``) where one would not be faster
+    """A score-only runner like ``runner`` for the mirrored pass: ``offered`` when it is one, else
+    a new one; None (mirrors go through ``runner``) where one would not be faster
     (:func:`twin_pays`) or cannot be made."""
-    backend = backend_of(runner)
-    if not twin_pays(backend):
+    if not twin_pays(runner):
         return None
-    if offered is not None and not offered.with_decoder and backend_of(offered) == backend:
+    same = ("name", "spinning")
+    if offered is not None and not offered.with_decoder and all(
+            getattr(offered, a, None) == getattr(runner, a, None) for a in same):
         return offered
+    backend = backend_of(runner)
     try:
         return create_runner(ckpt, backend, with_decoder=False)
     except BackendUnavailable as e:

@@ -102,18 +102,22 @@ def default_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else physical_cores()
 
 
-def ort_spinning() -> bool:
-    """``$JRC_ORT_SPIN`` (1 = default, or 0): whether onnxruntime's threads spin after a run.
+SPIN_ON, SPIN_OFF = {"", "1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
-    Spinning is faster for one session called back to back (``jrc scan``: 720p frame end to end
-    9.5 vs 11-13 ms p50 on the 2-core CPU). Where two sessions alternate, as the demo's decoder and
-    score-only sessions do on webcam frames, each one's spinning threads steal the cores from the
-    other: the demo's webcam handler ran at 36-37 FPS spinning and 53-58 FPS without
-    (``benchmarks/webcam_fps.py``), so ``app.py`` turns it off."""
-    env = os.environ.get("JRC_ORT_SPIN", "1").strip()
-    if env not in ("0", "1"):
-        raise ValueError(f"JRC_ORT_SPIN={env!r}: expected 1 (threads spin after a run) or 0")
-    return env == "1"
+
+def ort_spinning() -> bool:
+    """``$JRC_ORT_SPIN`` (on = default, or off; also 1/0, true/false, yes/no): whether onnxruntime's
+    threads spin after a run.
+
+    Spinning is faster for one session called back to back (``jrc scan``, the Python API). Where two
+    sessions alternate, as the demo's decoder and score-only sessions do on webcam frames, each
+    one's spinning threads take the cores from the other: the demo's webcam handler ran at 34-37
+    FPS spinning and 58 FPS without on the 2-core CPU (``benchmarks/webcam_fps.py``), so ``app.py``
+    turns it off."""
+    env = os.environ.get("JRC_ORT_SPIN", "").strip().lower()
+    if env not in SPIN_ON | SPIN_OFF:
+        raise ValueError(f"JRC_ORT_SPIN={env!r}: expected on/1 (threads spin after a run) or off/0")
+    return env in SPIN_ON
 
 
 def _import_ort():
@@ -151,7 +155,8 @@ class OnnxRunner:
         so.intra_op_num_threads = threads or default_threads()
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if ort_spinning() else "0")
+        self.spinning = ort_spinning()
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=want)
         except Exception as e:
@@ -328,6 +333,8 @@ def create_runner(checkpoint: Checkpoint, backend: str = "auto",
     """Build the runner for ``backend``; ``auto`` picks the fastest one available and logs why."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend in ("auto", "onnx"):
+        ort_spinning()  # a bad $JRC_ORT_SPIN is an error, not a silent fall back from onnx to torch
     if backend == "torch":
         runner: Runner = TorchRunner(checkpoint, with_decoder)
     elif backend == "onnx":

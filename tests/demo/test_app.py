@@ -94,11 +94,15 @@ def test_eight_concurrent_clients(served, astronaut, tmp_path):
 
 def test_app_without_weights_fails_clearly(tmp_path, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setenv("JRC_ORT_SPIN", "unset below")  # restored (removed) after the test
+    monkeypatch.delenv("JRC_ORT_SPIN")
     import app
 
     assert app.main(["--weights", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "cannot load the model" in err and "config.json" in err and "--weights" in err
+    # the demo's two onnxruntime sessions alternate: main turns spinning off unless it is set
+    assert __import__("os").environ["JRC_ORT_SPIN"] == "0"
 
 
 def test_app_args(monkeypatch):
@@ -119,9 +123,11 @@ def test_app_args(monkeypatch):
     monkeypatch.setenv("JRC_TTA", "maybe")
     with pytest.raises(SystemExit):
         app.parse_args([])
-    env = __import__("os").environ
-    assert env["GRADIO_ANALYTICS_ENABLED"] == "False"  # set on import, before gradio
-    assert env["JRC_ORT_SPIN"] == "0"  # the demo's two onnxruntime sessions alternate: no spinning
+    monkeypatch.delenv("JRC_TTA")
+    monkeypatch.setenv("JRC_ORT_SPIN", "sometimes")
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"  # set on import, before gradio
 
 
 def test_app_listens_on_all_interfaces_on_spaces(monkeypatch):

@@ -261,11 +261,31 @@ def test_onnx_tta_twin_only_without_spinning(onnx_runner, ckpt, crops, monkeypat
     assert np.allclose(got, mean_logit(a, b), atol=1e-5)
 
 
-def test_ort_spinning(monkeypatch):
+def test_ort_spinning(monkeypatch, ckpt):
     monkeypatch.delenv("JRC_ORT_SPIN", raising=False)
     assert runtime.ort_spinning()  # onnxruntime's default, best for one session
-    monkeypatch.setenv("JRC_ORT_SPIN", "0")
-    assert not runtime.ort_spinning()
-    monkeypatch.setenv("JRC_ORT_SPIN", "off")
-    with pytest.raises(ValueError, match="JRC_ORT_SPIN='off'"):
+    for off in ("0", "off", "False"):
+        monkeypatch.setenv("JRC_ORT_SPIN", off)
+        assert not runtime.ort_spinning()
+    monkeypatch.setenv("JRC_ORT_SPIN", "sometimes")
+    with pytest.raises(ValueError, match="JRC_ORT_SPIN='sometimes'"):
         runtime.ort_spinning()
+    with pytest.raises(ValueError, match="JRC_ORT_SPIN"):  # not a silent fall back to torch
+        runtime.create_runner(ckpt, "auto")
+
+
+@needs_export
+@pytest.mark.parametrize("spin", ["1", "0"])
+def test_onnx_session_gets_the_spinning_setting(onnx_runner, monkeypatch, spin):
+    import onnxruntime as ort
+
+    seen = []
+    real = ort.InferenceSession
+
+    def recording(path, so, **kw):
+        seen.append(so.get_session_config_entry("session.intra_op.allow_spinning"))
+        return real(path, so, **kw)
+    monkeypatch.setattr(ort, "InferenceSession", recording)
+    monkeypatch.setenv("JRC_ORT_SPIN", spin)
+    runner = runtime.OnnxRunner(onnx_runner.path)
+    assert seen == [spin] and runner.spinning == (spin == "1")
