@@ -53,11 +53,11 @@ def twin_pays(runner: Runner) -> bool:
     """Whether ``runner``'s mirrored pass is faster through a score-only twin than through it.
 
     Measured by ``benchmarks/cpu_latency.py`` (one face with ``--tta``, p50, 2-core AMD EPYC):
-    torch on the CPU yes, the twin shares the module (50.9 -> 42.4 ms); onnxruntime on the CPU only
-    with thread spinning off (``JRC_ORT_SPIN=0``, as the demo runs it: 29.4-31.7 -> 22.3-25.1 ms).
-    With onnxruntime's default spinning, two sessions called back to back fight over the cores
-    (37.4 -> 55.8 ms). GPUs: not measured (no GPU here); a twin would copy the model (torch) or
-    build a second engine (TensorRT).
+    torch on the CPU yes, the twin shares the module (41-68 -> 37-56 ms, 5 runs); onnxruntime on
+    the CPU only with thread spinning off (``JRC_ORT_SPIN=0``, as the demo runs it: 29-36 -> 22-34
+    ms, 4 runs). With onnxruntime's default spinning, two sessions called back to back fight over
+    the cores (29-37 -> 49-56 ms). GPUs: not measured (no GPU here); a twin would copy the model
+    (torch) or build a second engine (TensorRT).
     """
     return runner.name == "torch-cpu" or (runner.name == "onnx-cpu" and not getattr(runner, "spinning", True))
 

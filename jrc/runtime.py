@@ -111,9 +111,9 @@ def ort_spinning() -> bool:
 
     Spinning is faster for one session called back to back (``jrc scan``, the Python API). Where two
     sessions alternate, as the demo's decoder and score-only sessions do on webcam frames, each
-    one's spinning threads take the cores from the other: the demo's webcam handler ran at 34-37
-    FPS spinning and 58 FPS without on the 2-core CPU (``benchmarks/webcam_fps.py``), so ``app.py``
-    turns it off."""
+    one's spinning threads take the cores from the other: with the decoder every 2 frames, the
+    demo's webcam handler served 33-35 FPS spinning and 50-60 FPS without on the 2-core CPU
+    (``benchmarks/webcam_fps.py``), so ``app.py`` turns it off."""
     env = os.environ.get("JRC_ORT_SPIN", "").strip().lower()
     if env not in SPIN_ON | SPIN_OFF:
         raise ValueError(f"JRC_ORT_SPIN={env!r}: expected on/1 (threads spin after a run) or off/0")
