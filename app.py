@@ -17,20 +17,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-ON, OFF = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from jrc.runtime import BACKENDS
+    from jrc.runtime import BACKENDS, env_flag, ort_spinning
 
     p = argparse.ArgumentParser(description="JRC deepfake detector: Gradio demo (image, video, webcam).")
     p.add_argument("--weights", metavar="DIR_OR_REPO", default=os.environ.get("JRC_WEIGHTS"),
                    help="weights folder or Hub repo id (default: $JRC_WEIGHTS, else ./weights)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
-    tta = os.environ.get("JRC_TTA", "").strip().lower()
-    if tta not in ON | OFF:
-        p.error(f"JRC_TTA={os.environ['JRC_TTA']!r}: expected 1/true/yes/on or 0/false/no/off")
-    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=tta in ON,
+    try:
+        tta = env_flag("JRC_TTA", False)
+        ort_spinning()  # checked here so that a bad value stops the app with a usage error
+    except ValueError as e:
+        p.error(str(e))
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=tta,
                    help="score every face and its left-right mirror and average them (as jrc scan "
                         "--tta): ~2x the model time; measured to help the 224-px default "
                         "(default: $JRC_TTA, else off)")
@@ -39,12 +38,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=host,
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 on Hugging Face Spaces)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    from jrc.runtime import ort_spinning
-
-    try:
-        ort_spinning()
-    except ValueError as e:
-        p.error(str(e))
     return p.parse_args(argv)
 
 

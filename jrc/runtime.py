@@ -102,7 +102,17 @@ def default_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else physical_cores()
 
 
-SPIN_ON, SPIN_OFF = {"", "1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+FLAG_ON, FLAG_OFF = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """An on/off environment variable (1/true/yes/on or 0/false/no/off, any case); unset or empty
+    gives ``default``; any other value raises ``ValueError`` naming the variable."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value and value not in FLAG_ON | FLAG_OFF:
+        raise ValueError(f"{name}={raw!r}: expected 1/true/yes/on or 0/false/no/off")
+    return default if not value else value in FLAG_ON
 
 
 def ort_spinning() -> bool:
@@ -114,10 +124,7 @@ def ort_spinning() -> bool:
     one's spinning threads take the cores from the other: with the decoder every 2 frames, the
     demo's webcam handler served 33-35 FPS spinning and 50-60 FPS without on the 2-core CPU
     (``benchmarks/webcam_fps.py``), so ``app.py`` turns it off."""
-    env = os.environ.get("JRC_ORT_SPIN", "").strip().lower()
-    if env not in SPIN_ON | SPIN_OFF:
-        raise ValueError(f"JRC_ORT_SPIN={env!r}: expected on/1 (threads spin after a run) or off/0")
-    return env in SPIN_ON
+    return env_flag("JRC_ORT_SPIN", True)
 
 
 def _import_ort():
@@ -376,4 +383,4 @@ def _auto(checkpoint: Checkpoint, with_decoder: bool) -> Runner:
 
 
 __all__ = ["BACKENDS", "BackendUnavailable", "OnnxRunner", "Runner", "TensorRTRunner", "TorchRunner",
-           "backend_of", "create_runner", "onnx_runner", "ort_spinning", "tensorrt_runner"]
+           "backend_of", "create_runner", "env_flag", "onnx_runner", "ort_spinning", "tensorrt_runner"]
