@@ -7,6 +7,8 @@ Each step draws B/2 real faces and pairs every real with a fake partner:
 So every image source is exactly half real, half fake: the model cannot learn the source.
 
 loss = BCE + lambda_rec * L_rec + lambda_mask * BCE(mask)  (train/losses.py)
+  [+ lambda_distill * BCE(logit, teacher probability): a ``teacher`` model scores each training
+  image, upsampled to ``teacher_size``, e.g. the 288-px model teaching a 224-px one]
 
 Validation (carved from the training folders, never the test split) every epoch:
 ``val_ffpp`` = held-out FF++ reals vs held-out FF++ fakes of the training methods,
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data.distributed import DistributedSampler
@@ -81,6 +84,12 @@ DEFAULTS: dict = {
     # decay of an exponential moving average of the weights (0 = off). With it, validation, selection
     # and the saved weights use the average; the raw weights' validation mean is logged as val_raw.
     "ema": 0.0,
+    # knowledge distillation: a JRC weights folder whose P(fake) on each training image is a soft
+    # target (weight lambda_distill); it sees the same augmented image resized to teacher_size
+    # (None = the teacher's own input size). It must share this config's train/validation split.
+    "teacher": None,
+    "teacher_size": None,
+    "lambda_distill": 0.0,
     "val_frac": 0.1,
     # random: per-folder random split (older recipes); grouped: near-duplicate groups (a real frame
     # and the fakes made from its video) kept whole, so validation images have no twin in training
@@ -94,8 +103,8 @@ DEFAULTS: dict = {
     "cache_dir": "cache",
     "face_model": "short_range",
 }
-LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "val_ffpp", "val_sbi", "val_ffpp_deg", "val",
-              "val_raw", "seconds"]
+LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "distill", "val_ffpp", "val_sbi",
+              "val_ffpp_deg", "val", "val_raw", "seconds"]
 SELECT = {"ffpp": ["ffpp"], "sbi": ["sbi"], "mean": ["ffpp", "sbi"], "mean_deg": ["ffpp", "sbi", "ffpp_deg"]}
 
 
@@ -114,12 +123,7 @@ def make_model(cfg: dict) -> TwoBranchCAE:
         start = jrc_weights.load(cfg["init"])
         got = start.model
         trained = start.meta.get("training") or {}
-        before = trained.get("config") or {}
-        if before and split_key(before, got.config.input_size) != split_key(cfg, mc.input_size):
-            raise ValueError(f"init {cfg['init']} was trained with another train/validation split "
-                             f"({split_key(before, got.config.input_size)}, this config: "
-                             f"{split_key(cfg, mc.input_size)}); validating it on this config's split "
-                             "would score images it was trained on")
+        before = check_same_split(start, "init", cfg, mc.input_size)
         if (got.config.encoder, got.config.mask_head) != (mc.encoder, mc.mask_head):
             raise ValueError(f"init {cfg['init']}: {got.config.encoder} mask_head={got.config.mask_head}, "
                              f"but the config trains {mc.encoder} mask_head={mc.mask_head}")
@@ -128,6 +132,41 @@ def make_model(cfg: dict) -> TwoBranchCAE:
                            "steps": trained.get("steps"), "config": before,
                            "metrics": start.meta.get("metrics"), "threshold": start.threshold}
     return model
+
+
+def check_same_split(checkpoint: jrc_weights.Checkpoint, role: str, cfg: dict, input_size: int) -> dict:
+    """The training config stored in ``checkpoint`` (``cfg[role]``); ValueError if it was trained on
+    another train/validation split than ``cfg``'s, whose validation images it may have seen."""
+    before = (checkpoint.meta.get("training") or {}).get("config") or {}
+    theirs, ours = split_key(before, checkpoint.model.config.input_size), split_key(cfg, input_size)
+    if before and theirs != ours:
+        raise ValueError(f"{role} {cfg[role]} was trained with another train/validation split "
+                         f"({theirs}, this config: {ours}); validating against it would score "
+                         "images it was trained on")
+    return before
+
+
+def load_teacher(cfg: dict, input_size: int, device: torch.device) -> tuple[TwoBranchCAE, int] | None:
+    """The frozen ``teacher`` model (eval mode) and the size it sees images at; None without one."""
+    if not cfg["lambda_distill"]:
+        return None
+    if not cfg["teacher"]:
+        raise ValueError(f"lambda_distill={cfg['lambda_distill']} needs a teacher: (a JRC weights folder)")
+    checkpoint = jrc_weights.load(cfg["teacher"])
+    check_same_split(checkpoint, "teacher", cfg, input_size)
+    teacher = checkpoint.model.to(device).to(memory_format=torch.channels_last).eval()
+    teacher.requires_grad_(False)
+    return teacher, int(cfg["teacher_size"] or teacher.config.input_size)
+
+
+@torch.no_grad()
+def teacher_logits(teacher: TwoBranchCAE, size: int, imgs: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The teacher's logits for uint8 images ``[B,S,S,3]``, bilinearly resized to ``size``."""
+    c = teacher.config
+    x = torch.from_numpy(normalize(imgs, c.mean, c.std)).to(device)
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return teacher(x.contiguous(memory_format=torch.channels_last), decode=False)["logit"].float()
 
 
 def split_key(cfg: dict, input_size: int) -> dict:
@@ -301,6 +340,7 @@ def train(cfg: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
 
     raw = make_model(cfg).to(device).to(memory_format=torch.channels_last)
+    teacher = load_teacher(cfg, raw.config.input_size, device)
     data = PairedData(cfg, raw.config.input_size, rank)
     model = DistributedDataParallel(raw, find_unused_parameters=True) if world > 1 else raw
     decode = bool(cfg["lambda_rec"] or cfg["lambda_mask"])  # classifier-only skips the decoder
@@ -378,7 +418,7 @@ def train(cfg: dict) -> Path:
         order = list(sampler)
         while len(order) < steps * half:  # steps_per_epoch larger than one pass: wrap around
             order += list(np.random.default_rng(epoch + len(order)).permutation(order))
-        t0, sums = time.time(), dict.fromkeys(("loss", "bce", "rec", "mask"), 0.0)
+        t0, sums = time.time(), dict.fromkeys(("loss", "bce", "rec", "mask", "distill"), 0.0)
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit="step",
                    disable=rank != 0)
         for k in bar:
@@ -392,8 +432,9 @@ def train(cfg: dict) -> Path:
                 outputs = model(x, decode=decode)
             outputs = {n: t.float() for n, t in outputs.items()}
             mask_t = torch.from_numpy(masks).to(device) if cfg["mask_head"] else None
+            soft = teacher_logits(*teacher, imgs, device) if teacher else None
             loss, parts = jrc_loss(outputs, x, torch.from_numpy(y).to(device), raw, mask_t, cfg,
-                                   torch.from_numpy(valid).to(device))
+                                   torch.from_numpy(valid).to(device), soft)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

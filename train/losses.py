@@ -1,4 +1,4 @@
-"""The JRC training loss: ``BCE(logit, y) + λ_rec·L_rec + λ_mask·BCE(mask)``.
+"""The JRC training loss: ``BCE(logit, y) + λ_rec·L_rec + λ_mask·BCE(mask) [+ λ_distill·BCE(logit, p_t)]``.
 
 * ``bce``: the classifier's logit against the label (1 = fake).
 * ``rec``: the decoder's reconstruction (RGB in [0, 1]) against the de-normalised input; MSE
@@ -7,6 +7,8 @@
 * ``mask``: per-pixel BCE of the mask head against the blend mask, averaged over the samples whose
   mask is known (``mask_valid``): SBI fakes (their blend mask) and reals (all zeros). Fakes whose
   manipulated region is unknown (e.g. FF++ crops) are left out of this term.
+* ``distill`` (optional): BCE of the logit against a teacher model's probability for the same
+  image (knowledge distillation), when ``teacher_logit`` is given and ``lambda_distill > 0``.
 
 Every weight comes from ``cfg``; the components come back as floats for logging.
 """
@@ -18,7 +20,8 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-LOSS_DEFAULTS = {"lambda_rec": 1.0, "lambda_mask": 1.0, "rec_loss": "mse", "rec_on": "all"}
+LOSS_DEFAULTS = {"lambda_rec": 1.0, "lambda_mask": 1.0, "rec_loss": "mse", "rec_on": "all",
+                 "lambda_distill": 0.0}
 
 
 def _denormalize(x: torch.Tensor, model) -> torch.Tensor:
@@ -42,14 +45,17 @@ def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, kind: str = "
 def jrc_loss(outputs: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
              model: torch.nn.Module | tuple[Sequence[float], Sequence[float]],
              mask_target: torch.Tensor | None = None, cfg: Mapping | None = None,
-             mask_valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its components ``{"loss", "bce", "rec", "mask"}`` (floats, unweighted).
+             mask_valid: torch.Tensor | None = None,
+             teacher_logit: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its components ``{"loss", "bce", "rec", "mask", "distill"}`` (floats,
+    unweighted).
 
     ``outputs``: the model's forward dict (``logit [N]``, ``reconstruction [N,3,S,S]``,
     ``mask_logit [N,S,S]``; the last two optional). ``x``: the normalised input ``[N,3,S,S]``.
     ``y``: labels ``[N]`` (1 = fake). ``model``: the model, or its ``(mean, std)``, to de-normalise
     ``x``. ``mask_target``: ``[N,S,S]`` in [0, 1] or None. ``mask_valid``: bool ``[N]``, which
-    samples have a known mask; default: all when ``mask_target`` is given.
+    samples have a known mask; default: all when ``mask_target`` is given. ``teacher_logit``:
+    ``[N]``, a teacher's logits for the same images (soft targets for ``distill``).
     """
     c = {**LOSS_DEFAULTS, **(cfg or {})}
     if c["rec_on"] not in ("all", "real"):
@@ -88,7 +94,15 @@ def jrc_loss(outputs: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tens
             mask = F.binary_cross_entropy_with_logits(logit[valid], mask_target[valid].to(logit.dtype))
             total = total + c["lambda_mask"] * mask
 
-    parts = {"loss": total, "bce": bce, "rec": rec, "mask": mask}
+    distill = zero
+    if c["lambda_distill"]:
+        if teacher_logit is None:
+            raise ValueError("lambda_distill > 0 but no teacher logits were given (set teacher:)")
+        soft = torch.sigmoid(teacher_logit.detach().to(outputs["logit"].dtype))
+        distill = F.binary_cross_entropy_with_logits(outputs["logit"], soft)
+        total = total + c["lambda_distill"] * distill
+
+    parts = {"loss": total, "bce": bce, "rec": rec, "mask": mask, "distill": distill}
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
