@@ -114,6 +114,21 @@ def test_init_from_another_input_size_fine_tunes_at_the_new_size(tiny_dataset, t
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
 
 
+def test_distillation_from_a_teacher_at_another_size(tiny_dataset, tmp_path):
+    """A teacher (here at 160 px) scores each training image resized to its size; the distillation
+    term is logged; a teacher from another split, or lambda_distill without a teacher, is refused."""
+    teacher = train(tiny_cfg(tiny_dataset, tmp_path / "t", input_size=160))
+    best = train(tiny_cfg(tiny_dataset, tmp_path / "s", input_size=128, teacher=str(teacher),
+                          lambda_distill=1.0))
+    assert weights.load(best).config.input_size == 128
+    header, row = (tmp_path / "s" / "log.csv").read_text().splitlines()
+    assert float(dict(zip(header.split(","), row.split(","), strict=True))["distill"]) > 0
+    with pytest.raises(ValueError, match="another train/validation split"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "x", teacher=str(teacher), lambda_distill=1.0, seed=1))
+    with pytest.raises(ValueError, match="needs a teacher"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "y", lambda_distill=1.0))
+
+
 def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at():
     grouped = {**DEFAULTS, "val_split": "grouped"}
     assert split_key(grouped, 288) != split_key(grouped, 224)  # groups differ slightly by size

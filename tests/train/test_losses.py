@@ -96,6 +96,23 @@ def test_zero_lambda_rec_logs_but_does_not_train_the_decoder():
     assert recon.grad is None
 
 
+def test_distillation_by_hand_and_weighting():
+    """``distill`` = BCE of the logit against the teacher's probability; weighted by lambda_distill,
+    and no gradient reaches the teacher's logits."""
+    a, t, lam = 0.5, torch.tensor([-2.0, 0.0, 1.0, 3.0], requires_grad=True), 0.7
+    cfg = {"lambda_rec": 0, "lambda_mask": 0, "lambda_distill": lam}
+    total, parts = jrc_loss(outputs(a), X, Y, MEAN_STD, cfg=cfg, teacher_logit=t)
+    p = torch.sigmoid(t).tolist()
+    s = 1 / (1 + math.exp(-a))
+    expected = sum(-(q * math.log(s) + (1 - q) * math.log(1 - s)) for q in p) / N
+    assert parts["distill"] == pytest.approx(expected, rel=1e-6)
+    assert parts["loss"] == pytest.approx(parts["bce"] + lam * expected, rel=1e-6)
+    total.backward()
+    assert t.grad is None
+    _, off = jrc_loss(outputs(a), X, Y, MEAN_STD, cfg={"lambda_rec": 0, "lambda_mask": 0}, teacher_logit=t)
+    assert off["distill"] == 0 and off["loss"] == pytest.approx(off["bce"])
+
+
 def test_config_errors_are_clear():
     with pytest.raises(ValueError, match="rec_on"):
         jrc_loss(outputs(0.0, recon_with_errors([0] * N)), X, Y, MEAN_STD, cfg={"rec_on": "fake"})
@@ -105,3 +122,5 @@ def test_config_errors_are_clear():
         jrc_loss(outputs(0.0, recon_with_errors([0] * N)), X, Y, MEAN_STD, torch.zeros(N, S, S))
     with pytest.raises(ValueError, match="reconstruction"):
         jrc_loss(outputs(0.0), X, Y, MEAN_STD)
+    with pytest.raises(ValueError, match="teacher"):
+        jrc_loss(outputs(0.0), X, Y, MEAN_STD, cfg={"lambda_rec": 0, "lambda_distill": 1.0})
