@@ -136,23 +136,39 @@ def make_model(cfg: dict) -> TwoBranchCAE:
 
 def check_same_split(checkpoint: jrc_weights.Checkpoint, role: str, cfg: dict, input_size: int) -> dict:
     """The training config stored in ``checkpoint`` (``cfg[role]``); ValueError if it was trained on
-    another train/validation split than ``cfg``'s, whose validation images it may have seen."""
+    another train/validation split than ``cfg``'s, i.e. it may have learned this run's validation
+    images. A checkpoint without a stored config passes only as ``init``."""
     before = (checkpoint.meta.get("training") or {}).get("config") or {}
+    if not before and role != "init":
+        raise ValueError(f"{role} {cfg[role]}: its config.json has no training config, so it cannot be "
+                         "checked for this run's validation images")
     theirs, ours = split_key(before, checkpoint.model.config.input_size), split_key(cfg, input_size)
     if before and theirs != ours:
+        risk = ("validating it would score images it was trained on" if role == "init" else
+                "its soft targets would carry what it learned from this run's validation images")
         raise ValueError(f"{role} {cfg[role]} was trained with another train/validation split "
-                         f"({theirs}, this config: {ours}); validating against it would score "
-                         "images it was trained on")
+                         f"({theirs}, this config: {ours}); {risk}")
     return before
+
+
+def check_distill(cfg: dict) -> None:
+    """ValueError for distillation settings that would be ignored or make no sense."""
+    lam = cfg["lambda_distill"]
+    if isinstance(lam, bool) or not isinstance(lam, int | float) or lam < 0:
+        raise ValueError(f"lambda_distill={lam!r}: expected a weight >= 0 (0 = no distillation)")
+    if lam and not cfg["teacher"]:
+        raise ValueError(f"lambda_distill={lam} needs a teacher: set teacher: to a JRC weights folder")
+    if not lam and (cfg["teacher"] or cfg["teacher_size"]):
+        raise ValueError("teacher/teacher_size are set but lambda_distill is 0: the teacher would be "
+                         "ignored (set lambda_distill > 0, or remove them)")
 
 
 def load_teacher(cfg: dict, input_size: int, device: torch.device) -> tuple[TwoBranchCAE, int] | None:
     """The frozen ``teacher`` model (eval mode) and the size it sees images at; None without one."""
     if not cfg["lambda_distill"]:
         return None
-    if not cfg["teacher"]:
-        raise ValueError(f"lambda_distill={cfg['lambda_distill']} needs a teacher: (a JRC weights folder)")
-    checkpoint = jrc_weights.load(cfg["teacher"])
+    with torch.random.fork_rng(devices=[]):  # building it must not shift the run's dropout masks
+        checkpoint = jrc_weights.load(cfg["teacher"])
     check_same_split(checkpoint, "teacher", cfg, input_size)
     teacher = checkpoint.model.to(device).to(memory_format=torch.channels_last).eval()
     teacher.requires_grad_(False)
@@ -165,7 +181,8 @@ def teacher_logits(teacher: TwoBranchCAE, size: int, imgs: np.ndarray, device: t
     c = teacher.config
     x = torch.from_numpy(normalize(imgs, c.mean, c.std)).to(device)
     if x.shape[-1] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                          antialias=size < x.shape[-1])
     return teacher(x.contiguous(memory_format=torch.channels_last), decode=False)["logit"].float()
 
 
@@ -331,6 +348,7 @@ def train(cfg: dict) -> Path:
     decay = cfg["ema"]
     if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
         raise ValueError(f"ema={decay!r}: expected a decay in [0, 1), 0 = off")
+    check_distill(cfg)
     rank, world, device = setup_distributed()
     torch.manual_seed(cfg["seed"])
     if cfg["threads"]:
@@ -362,6 +380,7 @@ def train(cfg: dict) -> Path:
     scored = ema.module if ema else raw  # the weights that are validated, selected and saved
 
     start, best, history = 0, -1.0, []
+    distill = [cfg["teacher"] and str(cfg["teacher"]), cfg["lambda_distill"]]
     last = out / "last.pt"
     if cfg.get("resume") and last.is_file():
         state = torch.load(last, map_location=device, weights_only=False)
@@ -369,6 +388,9 @@ def train(cfg: dict) -> Path:
         if saved != decay:
             raise ValueError(f"{last}: saved with ema={saved}, but this config has ema={decay}; "
                              "resume with the same setting or start a new run")
+        if state.get("distill", distill) != distill:  # older last.pt files do not record it
+            raise ValueError(f"{last}: saved with teacher, lambda_distill = {state['distill']}, but this "
+                             f"config has {distill}; resume with the same settings or start a new run")
         raw.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         if ema:
@@ -430,9 +452,9 @@ def train(cfg: dict) -> Path:
             x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 outputs = model(x, decode=decode)
+                soft = teacher_logits(*teacher, imgs, device) if teacher else None
             outputs = {n: t.float() for n, t in outputs.items()}
             mask_t = torch.from_numpy(masks).to(device) if cfg["mask_head"] else None
-            soft = teacher_logits(*teacher, imgs, device) if teacher else None
             loss, parts = jrc_loss(outputs, x, torch.from_numpy(y).to(device), raw, mask_t, cfg,
                                    torch.from_numpy(valid).to(device), soft)
             opt.zero_grad(set_to_none=True)
@@ -448,7 +470,7 @@ def train(cfg: dict) -> Path:
             row = {"epoch": epoch + 1, "steps": step, **{n: v / max(steps, 1) for n, v in sums.items()}}
             validate_and_keep(row, t0)
             torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
-                        "best": best, "history": history, "ema_decay": decay,
+                        "best": best, "history": history, "ema_decay": decay, "distill": distill,
                         **({"ema": ema.state_dict()} if ema else {})}, last)
         if world > 1:
             dist.barrier()

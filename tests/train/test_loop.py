@@ -11,9 +11,10 @@ import yaml
 from conftest import ROOT
 
 from jrc import weights
+from jrc.preprocess import normalize
 from train.__main__ import parse_overrides
 from train.config import load_config
-from train.loop import DEFAULTS, split_key, train
+from train.loop import DEFAULTS, load_teacher, split_key, teacher_logits, train
 
 
 @pytest.fixture(scope="module")
@@ -115,18 +116,47 @@ def test_init_from_another_input_size_fine_tunes_at_the_new_size(tiny_dataset, t
 
 
 def test_distillation_from_a_teacher_at_another_size(tiny_dataset, tmp_path):
-    """A teacher (here at 160 px) scores each training image resized to its size; the distillation
-    term is logged; a teacher from another split, or lambda_distill without a teacher, is refused."""
-    teacher = train(tiny_cfg(tiny_dataset, tmp_path / "t", input_size=160))
-    best = train(tiny_cfg(tiny_dataset, tmp_path / "s", input_size=128, teacher=str(teacher),
-                          lambda_distill=1.0))
+    """A frozen teacher (here at 160 px) scores each training image resized to its size; the
+    distillation term is logged; a teacher from another split is refused, and so is resuming with
+    other distillation settings."""
+    teacher_dir = train(tiny_cfg(tiny_dataset, tmp_path / "t", input_size=160))
+    cfg = tiny_cfg(tiny_dataset, tmp_path / "s", input_size=128, teacher=str(teacher_dir), lambda_distill=1.0)
+    best = train(cfg)
     assert weights.load(best).config.input_size == 128
     header, row = (tmp_path / "s" / "log.csv").read_text().splitlines()
     assert float(dict(zip(header.split(","), row.split(","), strict=True))["distill"]) > 0
+
+    teacher, size = load_teacher(cfg, 128, torch.device("cpu"))
+    assert size == 160 and not teacher.training
+    assert not any(p.requires_grad for p in teacher.parameters())
+    files = sorted((tiny_dataset / "youtube").glob("*.jpg"))[:3]
+    imgs = np.stack([cv2.resize(cv2.imread(str(f))[..., ::-1], (128, 128), interpolation=cv2.INTER_AREA)
+                     for f in files])
+    got = teacher_logits(teacher, 160, imgs, torch.device("cpu"))
+    c = teacher.config
+    x = normalize(imgs, c.mean, c.std).transpose(0, 2, 3, 1)  # bilinear resize by OpenCV, in float
+    up = np.stack([cv2.resize(im, (160, 160), interpolation=cv2.INTER_LINEAR) for im in x])
+    with torch.no_grad():
+        want = teacher(torch.from_numpy(up.transpose(0, 3, 1, 2).copy()), decode=False)["logit"]
+        at_128 = teacher(torch.from_numpy(normalize(imgs, c.mean, c.std)), decode=False)["logit"]
+    assert torch.allclose(got, want, atol=1e-3)
+    assert not torch.allclose(got, at_128, atol=0.02)  # the resize matters
+
+    with pytest.raises(ValueError, match="saved with teacher, lambda_distill"):
+        train({**cfg, "epochs": 2, "resume": True, "lambda_distill": 0.5})
     with pytest.raises(ValueError, match="another train/validation split"):
-        train(tiny_cfg(tiny_dataset, tmp_path / "x", teacher=str(teacher), lambda_distill=1.0, seed=1))
-    with pytest.raises(ValueError, match="needs a teacher"):
-        train(tiny_cfg(tiny_dataset, tmp_path / "y", lambda_distill=1.0))
+        train(tiny_cfg(tiny_dataset, tmp_path / "x", teacher=str(teacher_dir), lambda_distill=1.0, seed=1))
+
+
+@pytest.mark.parametrize(("settings", "match"), [
+    ({"lambda_distill": 1.0}, "needs a teacher"),
+    ({"teacher": "weights", "lambda_distill": -1.0}, "lambda_distill=-1.0"),
+    ({"teacher": "weights"}, "would be ignored"),
+    ({"teacher_size": 288}, "would be ignored"),
+])
+def test_distillation_settings_that_would_be_ignored_are_refused(tiny_dataset, tmp_path, settings, match):
+    with pytest.raises(ValueError, match=match):
+        train(tiny_cfg(tiny_dataset, tmp_path, **settings))
 
 
 def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at():
