@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from jrc import weights as jrc_weights
-from train.loop import labelled_split, predict, weights_split
+from train.loop import labelled_split, predict, split_key, weights_split
 from train.metrics import auc
 
 
@@ -34,8 +34,7 @@ def compare(weights: str, from_size: int) -> dict:
     ckpt = jrc_weights.load(weights)
     cfg, split = weights_split(ckpt, weights)
     size = ckpt.config.input_size
-    if cfg.get("val_split") == "grouped":
-        cfg = {**cfg, "split_size": cfg.get("split_size") or size}  # the same groups at the other size
+    cfg = {**cfg, **split_key(cfg, size)}  # pins a grouped split's groups to the model's own size
     small = labelled_split(cfg, from_size)
     val = split.val[np.isin(split.val, small.val)]  # faces found at both sizes
     labels = split.labels[val]
