@@ -2,7 +2,8 @@
 
 Each step draws B/2 real faces and pairs every real with a fake partner:
 * a real from a labelled crop folder (FF++ ``youtube``) gets an FF++ fake with probability
-  ``1 - sbi_ratio``, else its own self-blended fake (SBI);
+  ``1 - sbi_ratio``, else its own self-blended fake (SBI; with probability ``sbi_local`` the
+  blend covers only the mouth or the eyes, see train/sbi.py);
 * a real from a real-only folder (``reals``, e.g. UTKFace) always gets its SBI fake.
 So every image source is exactly half real, half fake: the model cannot learn the source.
 
@@ -74,6 +75,7 @@ DEFAULTS: dict = {
     "rec_loss": "mse",
     "rec_on": "all",
     "sbi_ratio": 0.0,  # P(an FF++ real's partner is its SBI fake rather than an FF++ fake)
+    "sbi_local": 0.0,  # P(a self-blend covers part of the face, mouth or eyes, not the whole face)
     "degrade": 0.0,  # P(an image also gets one strong degradation: JPEG q30-60, x0.33-0.7, blur, noise)
     "epochs": 6,
     "steps_per_epoch": 0,  # 0 = one pass over the real pool
@@ -273,7 +275,7 @@ class PairedData:
         split = labelled_split(cfg, size)
         crops, kps, labels, tr, va = split.crops, split.keypoints, split.labels, split.train, split.val
         self.crops, self.kps = [crops], [kps]
-        self.degrade = cfg["degrade"]
+        self.degrade, self.sbi_local = cfg["degrade"], cfg["sbi_local"]
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
         self.n_paired_reals = len(self.real)
         self.fake = tr[labels[tr] == 1]
@@ -302,7 +304,7 @@ class PairedData:
             if pool == 0 and rng.random() >= sbi_ratio:
                 rows.append((self.crops[0][rng.choice(self.fake)], 1, zero, False))  # region unknown
             else:
-                fake, mask = self_blend(real, self.kps[pool][i], rng)
+                fake, mask = self_blend(real, self.kps[pool][i], rng, self.sbi_local)
                 rows.append((fake, 1, mask, True))
         aug = [augment(img, rng, mask, self.degrade) for img, _, mask, _ in rows]
         return (np.stack([a for a, _ in aug]), np.array([r[1] for r in rows], np.float32),
@@ -311,7 +313,7 @@ class PairedData:
     def validation(self, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(seed + 12345)
         reals = self.crops[0][self.val_real]
-        sbi = np.stack([self_blend(reals[j], self.kps[0][i], rng)[0]
+        sbi = np.stack([self_blend(reals[j], self.kps[0][i], rng, self.sbi_local)[0]
                         for j, i in enumerate(self.val_real)])
         out = {"sbi": (np.concatenate([reals, sbi]), np.r_[np.zeros(len(reals)), np.ones(len(sbi))])}
         if len(self.val_fake):
@@ -345,6 +347,10 @@ def train(cfg: dict) -> Path:
     for key, allowed in (("val_split", ("random", "grouped")), ("select_on", tuple(SELECT))):
         if cfg[key] not in allowed:
             raise ValueError(f"{key}={cfg[key]!r}: expected one of {', '.join(allowed)}")
+    for key in ("sbi_ratio", "sbi_local", "degrade"):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise ValueError(f"{key}={v!r}: expected a probability in [0, 1]")
     decay = cfg["ema"]
     if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
         raise ValueError(f"ema={decay!r}: expected a decay in [0, 1), 0 = off")

@@ -8,6 +8,8 @@ From ONE real face crop, :func:`self_blend` returns ``(fake, mask)``:
    project's crop framing (``CANONICAL_KEYPOINTS``, medians over 300 FF++ crops); without
    keypoints the canonical layout itself is used. One of three shapes: the outline, an
    ellipse fitted to it, or the inner face (brows to below the mouth), with scale jitter.
+   Optionally (``local``), a part of the face instead: the mouth and lower face, or the eyes
+   and brows, as local manipulations (mouth reenactment, eye edits) change only that part.
    Any other number of landmarks (e.g. 68) is used through its convex hull.
 2. **Source**: a copy of the crop with a colour perturbation (RGB shift p=0.3, HSV shift,
    brightness/contrast) and one frequency perturbation (down-up resampling, sharpening or a
@@ -55,6 +57,10 @@ FACE_OUTLINE = np.array([[0.49, 0.10], [0.71, 0.13], [0.85, 0.25], [0.90, 0.40],
                          [0.27, 0.13]], np.float32)
 OUTLINE_CENTRE = np.array([0.49, 0.58], np.float32)
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI's dynamic_blend
+# Parts of the face for local self-blends (``local`` > 0): (centre, half-axes) of an ellipse in
+# the same frame. The mouth and lower face (below the nose to the chin, where mouth-reenactment
+# methods such as NeuralTextures change the face) and the eyes and brows.
+LOCAL_REGIONS = (((0.487, 0.84), (0.25, 0.17)), ((0.49, 0.42), (0.36, 0.14)))
 MIN_REGION_FRAC = 0.05  # a region covering less of the crop falls back to the canonical layout
 
 
@@ -70,17 +76,38 @@ def _affine_from_canonical(keypoints: np.ndarray, w: int, h: int) -> np.ndarray 
     return m.astype(np.float32)
 
 
+def _local_region(rng: np.random.Generator) -> np.ndarray:
+    """A part of the face in canonical crop fractions: the mouth and lower face, or the eyes."""
+    centre, axes = LOCAL_REGIONS[int(rng.integers(len(LOCAL_REGIONS)))]
+    t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ax, ay = np.float32(axes) * rng.uniform(0.85, 1.15, 2)
+    return np.stack([centre[0] + ax * np.cos(t), centre[1] + ay * np.sin(t)], axis=1).astype(np.float32)
+
+
 def _region_polygon(keypoints: np.ndarray | None, w: int, h: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, bool]:
-    """Face-region polygon in pixels and whether to draw it as a fitted ellipse."""
-    kind = rng.choice(3, p=(0.5, 0.25, 0.25))  # 0 outline, 1 ellipse, 2 inner face
-    sx, sy = rng.uniform(0.85, 1.05, 2)
-    centre = OUTLINE_CENTRE
-    outline = FACE_OUTLINE
-    if kind == 2:
-        sx, sy = sx * 0.72, sy * 0.72
-        centre = np.array([0.49, 0.62], np.float32)
-    poly = (outline - centre) * (sx, sy) + centre
+                    rng: np.random.Generator, local: float = 0.0) -> tuple[np.ndarray, bool]:
+    """Face-region polygon in pixels and whether to draw it as a fitted ellipse.
+
+    With probability ``local`` the region is a part of the face (:data:`LOCAL_REGIONS`) instead of
+    the whole face; only for BlazeFace's 6 keypoints or the canonical layout, since other landmark
+    sets are used through their hull. No random number is drawn for that choice when ``local``
+    is 0, so the seeds of runs without it give the same fakes as before.
+    """
+    hull_landmarks = keypoints is not None and len(keypoints) != len(CANONICAL_KEYPOINTS)
+    if local > 0 and not hull_landmarks and rng.random() < local:
+        kind, sx, sy = -1, 1.0, 1.0
+        centre, axes = LOCAL_REGIONS[int(rng.integers(len(LOCAL_REGIONS)))]
+        t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        ax, ay = np.float32(axes) * rng.uniform(0.85, 1.15, 2)
+        poly = np.stack([centre[0] + ax * np.cos(t), centre[1] + ay * np.sin(t)], axis=1)
+    else:
+        kind = rng.choice(3, p=(0.5, 0.25, 0.25))  # 0 outline, 1 ellipse, 2 inner face
+        sx, sy = rng.uniform(0.85, 1.05, 2)
+        centre = OUTLINE_CENTRE
+        if kind == 2:
+            sx, sy = sx * 0.72, sy * 0.72
+            centre = np.array([0.49, 0.62], np.float32)
+        poly = (FACE_OUTLINE - centre) * (sx, sy) + centre
     poly += rng.normal(0, 0.012, poly.shape)  # vertex jitter, 1.2 % of the crop
     poly = (poly * (w, h)).astype(np.float32)
 
@@ -88,7 +115,7 @@ def _region_polygon(keypoints: np.ndarray | None, w: int, h: int,
         m = _affine_from_canonical(keypoints, w, h)
         if m is not None:
             poly = poly @ m[:, :2].T + m[:, 2]
-    elif keypoints is not None and len(keypoints) >= 3:  # other landmark sets: their hull
+    elif hull_landmarks and len(keypoints) >= 3:  # other landmark sets: their hull
         hull = cv2.convexHull(keypoints.astype(np.float32)).reshape(-1, 2)
         c = hull.mean(axis=0)
         poly = (hull - c) * (sx / 0.95, sy / 0.95) + c
@@ -202,12 +229,14 @@ def _source_affine(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, local: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One self-blended fake from one real face crop.
 
     ``img``: uint8 ``HxWx3`` RGB face crop (``jrc.faces.crop`` framing). ``keypoints``: ``(K, 2)``
     pixel coordinates in ``img`` (BlazeFace's 6, as ``jrc.faces.detect_and_crop`` returns them,
     or ``jrc.faces.crop_points``), or None to use the canonical layout of the crop framing.
+    ``local``: probability that the blended region is a part of the face (mouth and lower face,
+    or eyes and brows) rather than the whole face.
     Returns ``(fake uint8 HxWx3, mask float32 HxW)``, mask in [0, 1]; where ``mask == 0`` the
     fake equals ``img`` exactly.
     """
@@ -218,9 +247,9 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
     if kps is not None and not np.all(np.isfinite(kps)):
         kps = None
 
-    poly, ellipse = _region_polygon(kps, w, h, rng)
+    poly, ellipse = _region_polygon(kps, w, h, rng, local)
     if kps is not None and _draw_region(poly, ellipse, w, h).mean() < MIN_REGION_FRAC:
-        poly, ellipse = _region_polygon(None, w, h, rng)  # keypoints off the crop: canonical layout
+        poly, ellipse = _region_polygon(None, w, h, rng, local)  # keypoints off the crop: canonical layout
 
     m = _source_affine(w, h, rng)
     source = cv2.warpAffine(_perturb_source(img, rng), m, (w, h), flags=cv2.INTER_LINEAR,
@@ -242,7 +271,7 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
 
 
 def sbi_batch(imgs: np.ndarray | Sequence[np.ndarray], keypoints: Sequence | None,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+              rng: np.random.Generator, local: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """:func:`self_blend` over a batch: ``[N,H,W,3]`` uint8 -> (fakes ``[N,H,W,3]``, masks ``[N,H,W]``).
 
     ``keypoints``: None, or one entry per image (an array, or None for that image).
@@ -251,7 +280,7 @@ def sbi_batch(imgs: np.ndarray | Sequence[np.ndarray], keypoints: Sequence | Non
     kps = [None] * len(imgs) if keypoints is None else list(keypoints)
     if len(kps) != len(imgs):
         raise ValueError(f"{len(imgs)} images but {len(kps)} keypoint entries")
-    pairs = [self_blend(im, k, rng) for im, k in zip(imgs, kps, strict=True)]
+    pairs = [self_blend(im, k, rng, local) for im, k in zip(imgs, kps, strict=True)]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 

@@ -14,7 +14,7 @@ from jrc import weights
 from jrc.preprocess import normalize
 from train.__main__ import parse_overrides
 from train.config import load_config
-from train.loop import DEFAULTS, load_teacher, split_key, teacher_logits, train
+from train.loop import DEFAULTS, PairedData, load_teacher, split_key, teacher_logits, train
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,13 @@ def test_distillation_settings_that_would_be_ignored_are_refused(tiny_dataset, t
         train(tiny_cfg(tiny_dataset, tmp_path, **settings))
 
 
+@pytest.mark.parametrize("settings", [{"sbi_local": 1.5}, {"sbi_ratio": -0.1}, {"degrade": "often"},
+                                      {"sbi_local": True}])
+def test_probabilities_outside_0_1_are_refused(tiny_dataset, tmp_path, settings):
+    with pytest.raises(ValueError, match="expected a probability in"):
+        train(tiny_cfg(tiny_dataset, tmp_path, **settings))
+
+
 def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at():
     grouped = {**DEFAULTS, "val_split": "grouped"}
     assert split_key(grouped, 288) != split_key(grouped, 224)  # groups differ slightly by size
@@ -179,6 +186,16 @@ def test_reals_only_folder_trains_on_self_blended_fakes(tiny_dataset, tmp_path):
     """The SBI paper's setting: real faces only, every fake self-blended; validation is SBI only."""
     best = train(tiny_cfg(tiny_dataset, tmp_path, sources=["youtube"], sbi_ratio=1.0))
     assert set(weights.load(best).meta["metrics"]) == {"val_sbi", "val"}
+
+
+def test_sbi_local_reaches_the_training_batches(tiny_dataset, tmp_path):
+    """With sbi_local=1 every self-blend covers a part of the face: far less area than whole-face ones."""
+    area = {}
+    for local in (0.0, 1.0):
+        data = PairedData(tiny_cfg(tiny_dataset, tmp_path, sbi_local=local), 128)
+        _, y, masks, _ = data.batch(list(range(len(data.real))), 1.0, np.random.default_rng(0))
+        area[local] = float((masks[y == 1] > 0).mean())
+    assert 0 < area[1.0] < 0.6 * area[0.0]
 
 
 def test_overrides_reject_unknown_keys():

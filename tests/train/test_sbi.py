@@ -87,3 +87,36 @@ def test_batch_and_input_checks(textured):
         sbi_batch([textured], [None, None], np.random.default_rng(0))
     with pytest.raises(ValueError, match="uint8"):
         self_blend(textured.astype(np.float32), None, np.random.default_rng(0))
+
+
+def test_local_self_blends_cover_the_mouth_or_the_eyes_not_the_whole_face(face):
+    crop, kps = face
+    (ex0, ey0), (ex1, ey1), _, (mx, my) = kps[:4].round().astype(int)
+    kinds = set()
+    for seed in range(12):
+        fake, mask = self_blend(crop, kps, np.random.default_rng(seed), local=1.0)
+        assert mask.min() >= 0.0 and mask.max() <= 1.0
+        np.testing.assert_array_equal(fake[mask == 0], crop[mask == 0])
+        mouth, eyes = mask[my, mx] > 0, mask[ey0, ex0] > 0 and mask[ey1, ex1] > 0
+        assert mouth != eyes, f"seed {seed}: a local blend covers one part of the face"
+        kinds.add("mouth" if mouth else "eyes")
+        whole = self_blend(crop, kps, np.random.default_rng(seed))[1]
+        assert (mask > 0).mean() < 0.6 * (whole > 0).mean()
+    assert kinds == {"mouth", "eyes"}
+
+
+def test_local_probability_mixes_local_and_whole_face_blends(face):
+    crop, kps = face
+    mx, my = kps[3].round().astype(int)
+    ex, ey = kps[0].round().astype(int)
+    rng = np.random.default_rng(0)
+    whole = sum(bool(m[my, mx] > 0 and m[ey, ex] > 0) for m in
+                (self_blend(crop, kps, rng, local=0.5)[1] for _ in range(40)))
+    assert 8 <= whole <= 32  # about half cover both the eyes and the mouth
+
+
+def test_other_landmark_sets_ignore_local(textured):
+    pts = np.array([[50, 50], [110, 50], [110, 120], [50, 120], [80, 85]], np.float32)
+    _fake, mask = self_blend(textured, pts, np.random.default_rng(3), local=1.0)
+    ys, xs = np.nonzero(mask > 0)
+    assert 30 < xs.mean() < 130 and 30 < ys.mean() < 140 and (mask > 0).mean() > 0.15
