@@ -361,11 +361,11 @@ def train(cfg: dict) -> Path:
         torch.set_num_threads(cfg["threads"])
     rng = np.random.default_rng(cfg["seed"] + 1000 * rank)
     out = Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
 
     raw = make_model(cfg).to(device).to(memory_format=torch.channels_last)
     teacher = load_teacher(cfg, raw.config.input_size, device)
     data = PairedData(cfg, raw.config.input_size, rank)
+    out.mkdir(parents=True, exist_ok=True)  # after the checks above, so a refused run leaves nothing
     model = DistributedDataParallel(raw, find_unused_parameters=True) if world > 1 else raw
     decode = bool(cfg["lambda_rec"] or cfg["lambda_mask"])  # classifier-only skips the decoder
     enc = [p for p in raw.encoder.parameters() if p.requires_grad]
