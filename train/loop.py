@@ -13,7 +13,8 @@ loss = BCE + lambda_rec * L_rec + lambda_mask * BCE(mask)  (train/losses.py)
 
 Validation (carved from the training folders, never the test split) every epoch:
 ``val_ffpp`` = held-out FF++ reals vs held-out FF++ fakes of the training methods,
-``val_sbi`` = the same reals vs their SBI fakes (fixed seed), ``val_ffpp_deg`` = ``val_ffpp``
+``val_sbi`` = the same reals vs their SBI fakes (fixed seed; made like the training ones, so
+with the run's ``sbi_local``), ``val_ffpp_deg`` = ``val_ffpp``
 with every image degraded (JPEG q40 / half resolution / blur / noise, fixed). The best epoch by
 ``select_on`` is written as a JRC weights folder with the threshold chosen on validation scores.
 With ``init`` (fine-tuning), the starting weights are validated first as "epoch 0" and stay

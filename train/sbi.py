@@ -81,7 +81,7 @@ def _local_region(rng: np.random.Generator) -> np.ndarray:
     centre, axes = LOCAL_REGIONS[int(rng.integers(len(LOCAL_REGIONS)))]
     t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
     ax, ay = np.float32(axes) * rng.uniform(0.85, 1.15, 2)
-    return np.stack([centre[0] + ax * np.cos(t), centre[1] + ay * np.sin(t)], axis=1).astype(np.float32)
+    return np.stack([centre[0] + ax * np.cos(t), centre[1] + ay * np.sin(t)], axis=1)
 
 
 def _region_polygon(keypoints: np.ndarray | None, w: int, h: int,
@@ -96,10 +96,7 @@ def _region_polygon(keypoints: np.ndarray | None, w: int, h: int,
     hull_landmarks = keypoints is not None and len(keypoints) != len(CANONICAL_KEYPOINTS)
     if local > 0 and not hull_landmarks and rng.random() < local:
         kind, sx, sy = -1, 1.0, 1.0
-        centre, axes = LOCAL_REGIONS[int(rng.integers(len(LOCAL_REGIONS)))]
-        t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-        ax, ay = np.float32(axes) * rng.uniform(0.85, 1.15, 2)
-        poly = np.stack([centre[0] + ax * np.cos(t), centre[1] + ay * np.sin(t)], axis=1)
+        poly = _local_region(rng)
     else:
         kind = rng.choice(3, p=(0.5, 0.25, 0.25))  # 0 outline, 1 ellipse, 2 inner face
         sx, sy = rng.uniform(0.85, 1.05, 2)
@@ -119,7 +116,7 @@ def _region_polygon(keypoints: np.ndarray | None, w: int, h: int,
         hull = cv2.convexHull(keypoints.astype(np.float32)).reshape(-1, 2)
         c = hull.mean(axis=0)
         poly = (hull - c) * (sx / 0.95, sy / 0.95) + c
-    return poly.astype(np.float32), kind == 1
+    return poly.astype(np.float32), kind == 1 and len(poly) >= 5  # fitEllipse needs 5 points
 
 
 def _draw_region(poly: np.ndarray, ellipse: bool, w: int, h: int) -> np.ndarray:
@@ -236,7 +233,8 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
     pixel coordinates in ``img`` (BlazeFace's 6, as ``jrc.faces.detect_and_crop`` returns them,
     or ``jrc.faces.crop_points``), or None to use the canonical layout of the crop framing.
     ``local``: probability that the blended region is a part of the face (mouth and lower face,
-    or eyes and brows) rather than the whole face.
+    or eyes and brows) rather than the whole face; for landmark sets other than BlazeFace's 6 it
+    is ignored (their hull is the region).
     Returns ``(fake uint8 HxWx3, mask float32 HxW)``, mask in [0, 1]; where ``mask == 0`` the
     fake equals ``img`` exactly.
     """
