@@ -61,7 +61,10 @@ BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI's dynamic_blend
 # the same frame. The mouth and lower face (below the nose to the chin, where mouth-reenactment
 # methods such as NeuralTextures change the face) and the eyes and brows.
 LOCAL_REGIONS = (((0.487, 0.84), (0.25, 0.17)), ((0.49, 0.42), (0.36, 0.14)))
-MIN_REGION_FRAC = 0.05  # a region covering less of the crop falls back to the canonical layout
+# Keypoints off the crop: a region covering under MIN_REGION_FRAC of the crop AND with under
+# MIN_ON_CROP of its own area on it falls back to the canonical layout (a small face on the crop,
+# e.g. a local region of a small face, keeps its place).
+MIN_REGION_FRAC, MIN_ON_CROP = 0.05, 0.5
 
 
 def _affine_from_canonical(keypoints: np.ndarray, w: int, h: int) -> np.ndarray | None:
@@ -128,6 +131,19 @@ def _draw_region(poly: np.ndarray, ellipse: bool, w: int, h: int) -> np.ndarray:
         hull = cv2.convexHull(np.round(poly * 16).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, 1, cv2.LINE_8, shift=4)
     return mask.astype(np.float32)
+
+
+def _off_crop(poly: np.ndarray, ellipse: bool, w: int, h: int) -> bool:
+    """Whether the region lies (mostly) off the ``w x h`` crop, per ``MIN_REGION_FRAC``/``MIN_ON_CROP``."""
+    drawn = float(_draw_region(poly, ellipse, w, h).sum())
+    if drawn >= MIN_REGION_FRAC * w * h:
+        return False
+    if ellipse:
+        _, (aw, ah), _ = cv2.fitEllipse(poly)
+        area = np.pi * aw * ah / 4
+    else:
+        area = cv2.contourArea(cv2.convexHull(poly))
+    return drawn < MIN_ON_CROP * area or area < 1
 
 
 def _elastic(mask: np.ndarray, rng: np.random.Generator, amplitude: float = 0.02,
@@ -246,7 +262,7 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
         kps = None
 
     poly, ellipse = _region_polygon(kps, w, h, rng, local)
-    if kps is not None and _draw_region(poly, ellipse, w, h).mean() < MIN_REGION_FRAC:
+    if kps is not None and _off_crop(poly, ellipse, w, h):
         poly, ellipse = _region_polygon(None, w, h, rng, local)  # keypoints off the crop: canonical layout
 
     m = _source_affine(w, h, rng)

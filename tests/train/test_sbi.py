@@ -67,6 +67,13 @@ def test_real_face_with_detector_keypoints(face):
         assert mask[0, 0] == 0 and mask[0, -1] == 0
 
 
+def test_small_face_keeps_its_region(textured):
+    kps = CANONICAL_KEYPOINTS * 160 * 0.3 + 56  # a face a third the crop's size, in the middle
+    _fake, mask = self_blend(textured, kps, np.random.default_rng(0))
+    ys, xs = np.nonzero(mask > 0)
+    assert (mask > 0).mean() < 0.08 and 50 < xs.mean() < 110 and 50 < ys.mean() < 110
+
+
 def test_keypoints_off_the_crop_fall_back_to_the_face_ellipse(textured):
     far = CANONICAL_KEYPOINTS * 160 + 5000
     _fake, mask = self_blend(textured, far, np.random.default_rng(0))
@@ -126,9 +133,11 @@ def test_other_landmark_sets_ignore_local(textured):
         assert 30 < xs.mean() < 130 and 30 < ys.mean() < 140
 
 
-def test_local_regions_follow_the_keypoints(textured):
-    """Keypoints of a smaller, shifted face move the mouth and eye regions with them."""
-    scale, shift = 0.8, np.float32([18, 10])
+@pytest.mark.parametrize(("scale", "shift"), [(0.8, (18, 10)), (0.5, (40, 40))])
+def test_local_regions_follow_the_keypoints(textured, scale, shift):
+    """Keypoints of a smaller, shifted face move the mouth and eye regions with them (a local
+    region of a half-size face covers only ~3 % of the crop but is on it: no canonical fallback)."""
+    shift = np.float32(shift)
     kps = CANONICAL_KEYPOINTS * 160 * scale + shift
     centres = [np.float32(c) * 160 * scale + shift for c, _ in LOCAL_REGIONS]
     hits = [0, 0]
