@@ -102,6 +102,9 @@ DEFAULTS: dict = {
     "split_size": None,
     "select_on": "mean",  # ffpp | sbi | mean (of ffpp and sbi) | mean_deg (of ffpp, sbi, ffpp_deg)
     "seed": 0,
+    # seed of the train/validation split and of the real-folder subsets; None = seed. Set it to vary
+    # only the training randomness (order, augmentation, fakes, dropout) on a fixed split.
+    "split_seed": None,
     "threads": 0,  # 0 = torch default
     "cache_dir": "cache",
     "face_model": "short_range",
@@ -189,10 +192,17 @@ def teacher_logits(teacher: TwoBranchCAE, size: int, imgs: np.ndarray, device: t
     return teacher(x.contiguous(memory_format=torch.channels_last), decode=False)["logit"].float()
 
 
+def data_seed(cfg: dict) -> int:
+    """The seed that picks the split and real-folder subsets: ``split_seed``, else ``seed``."""
+    split_seed = cfg.get("split_seed")
+    return cfg.get("seed", DEFAULTS["seed"]) if split_seed is None else split_seed
+
+
 def split_key(cfg: dict, input_size: int) -> dict:
     """What defines a config's train/validation split (grouped splits also depend on the crop size
     the near-duplicate groups are computed at)."""
     key = {k: cfg.get(k, DEFAULTS[k]) for k in ("data", "sources", "val_frac", "val_split", "seed")}
+    key["seed"] = data_seed(cfg)
     if key["val_split"] == "grouped":
         key["split_size"] = cfg.get("split_size") or input_size
     return key
@@ -232,7 +242,7 @@ class LabelledSplit:
 
 
 def labelled_split(cfg: dict, size: int) -> LabelledSplit:
-    """Scan and cache ``cfg["data"]`` and split it by ``val_split``/``val_frac``/``seed``; raises
+    """Scan and cache ``cfg["data"]`` and split it by ``val_split``/``val_frac``/:func:`data_seed`; raises
     if a part lacks reals, or fakes when the folder has any."""
     samples = scan_crop_folder(cfg["data"], cfg["sources"])
     crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
@@ -242,7 +252,7 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
         at = split_key(cfg, size)["split_size"]
         grouped = crops if at == size else cache_crops(samples, at, cfg["cache_dir"], cfg["face_model"])[0]
         groups = near_duplicate_groups(grouped)
-    tr, va = split_indices(samples, cfg["val_frac"], cfg["seed"], groups)
+    tr, va = split_indices(samples, cfg["val_frac"], data_seed(cfg), groups)
     tr, va = tr[found[tr]], va[found[va]]
     needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
     parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
@@ -282,7 +292,7 @@ class PairedData:
         self.fake = tr[labels[tr] == 1]
         self.val_real, self.val_fake = va[labels[va] == 0], va[labels[va] == 1]
         for k, extra in enumerate(cfg["reals"], start=1):
-            rs = scan_real_folder(extra["path"], limit=extra.get("limit", 0), seed=cfg["seed"])
+            rs = scan_real_folder(extra["path"], limit=extra.get("limit", 0), seed=data_seed(cfg))
             c2, f2, k2 = cache_crops(rs, size, cfg["cache_dir"], cfg["face_model"])
             self.crops.append(c2)
             self.kps.append(k2)
@@ -405,7 +415,7 @@ def train(cfg: dict) -> Path:
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
         if rank == 0:
             print(f"resumed from {last} at epoch {start + 1}")
-    val = data.validation(cfg["seed"]) if rank == 0 else {}
+    val = data.validation(data_seed(cfg)) if rank == 0 else {}  # fixed by the split, not the run
     keys = [k for k in SELECT[cfg["select_on"]] if k in val] or list(val)
 
     def validate_and_keep(row: dict, t0: float) -> None:

@@ -172,6 +172,8 @@ def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at(
     assert split_key({**grouped, "split_size": 288}, 224) == split_key(grouped, 288)
     assert split_key(DEFAULTS, 288) == split_key(DEFAULTS, 224)  # a random split ignores size
     assert split_key({"data": DEFAULTS["data"]}, 224) == split_key(DEFAULTS, 160)  # older configs
+    assert split_key({**DEFAULTS, "seed": 1, "split_seed": 0}, 224) == split_key(DEFAULTS, 224)
+    assert split_key({**DEFAULTS, "split_seed": 3}, 224) != split_key(DEFAULTS, 224)
 
 
 def test_grouped_split_refuses_a_folder_of_near_duplicates(tiny_dataset, tmp_path):

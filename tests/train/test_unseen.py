@@ -8,7 +8,7 @@ from jrc import weights
 from train.data import cache_crops, scan_crop_folder
 from train.loop import DEFAULTS, labelled_split, predict, train
 from train.metrics import auc
-from train.unseen import main, unseen_by_method
+from train.unseen import compare, main, unseen_by_method
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +72,26 @@ def test_a_fine_tuned_run_warns_that_its_start_saw_more(three_folders, tmp_path)
 def test_cli_names_weights_without_training_config(tmp_path, capsys):
     assert main(["--weights", str(tmp_path / "nothing")]) == 2
     assert "nothing" in capsys.readouterr().err
+
+
+def test_compare_pairs_two_runs_on_one_split(three_folders, tmp_path):
+    """Seed 0 vs seed 1 on split seed 0: same validation reals, so every folder gets a paired difference."""
+    a, _ = run(three_folders, tmp_path / "a", sbi_ratio=1.0)
+    b, _ = run(three_folders, tmp_path / "b", sbi_ratio=1.0, seed=1, split_seed=0)
+    got, alone_a, alone_b = compare(a, b), unseen_by_method(a), unseen_by_method(b)
+    assert got["against"] == str(b)
+    for src, m in got["methods"].items():
+        lo, hi = m["ci"]
+        assert lo <= m["auc"] <= hi
+        by_hand = alone_a["methods"][src]["auc"] - alone_b["methods"][src]["auc"]
+        assert m["diff"] == pytest.approx(by_hand, abs=2e-4)
+        assert m["diff_ci"][0] <= m["diff"] <= m["diff_ci"][1]
+    assert all(m["diff_ci"] == [0.0, 0.0] for m in compare(a, a)["methods"].values())
+
+    mix, _ = run(three_folders, tmp_path / "c")  # trained on FF++ fakes: seen, validation part only
+    mixed = compare(mix, a)  # the self-blend run scores each folder's every crop: other crops
+    assert mixed["methods"] and not any("diff" in m for m in mixed["methods"].values())
+
+    other_split, _ = run(three_folders, tmp_path / "d", sbi_ratio=1.0, split_seed=5)
+    with pytest.raises(ValueError, match="different validation reals"):
+        compare(a, other_split)
