@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,9 @@ def main() -> None:
     ok = load_ok(args.jsonl)
     other = load_ok(args.against) if args.against else {}
     paths = [p for p in ok if p in other] if args.against else list(ok)
+    if args.against and not paths:
+        print(f"error: {args.jsonl} and {args.against} have no scored file in common", file=sys.stderr)
+        raise SystemExit(2)
     y = np.array([label_of(p) for p in paths])
     s = np.array([ok[p]["score"] for p in paths])
     t = np.array([other[p]["score"] for p in paths]) if args.against else None
