@@ -201,7 +201,7 @@ def data_seed(cfg: dict) -> int:
 def split_key(cfg: dict, input_size: int) -> dict:
     """What defines a config's train/validation split (grouped splits also depend on the crop size
     the near-duplicate groups are computed at)."""
-    key = {k: cfg.get(k, DEFAULTS[k]) for k in ("data", "sources", "val_frac", "val_split", "seed")}
+    key = {k: cfg.get(k, DEFAULTS[k]) for k in ("data", "sources", "val_frac", "val_split")}
     key["seed"] = data_seed(cfg)
     if key["val_split"] == "grouped":
         key["split_size"] = cfg.get("split_size") or input_size

@@ -99,7 +99,7 @@ def compare(weights: str | Path, against: str | Path) -> dict:
             continue
         y = np.r_[np.zeros(len(reals)), np.ones(len(fakes[src][1]))]
         mine, theirs = np.r_[reals, fakes[src][1]], np.r_[other_reals, other_fakes[src][1]]
-        m["diff"] = round(m["auc"] - other["methods"][src]["auc"], 4)
+        m["diff"] = round(auc(y, mine) - auc(y, theirs), 4)  # from the unrounded AUCs
         m["diff_ci"] = [round(v, 4) for v in auc_interval(y, mine, against=theirs)]
     if out["unseen_mean"] is not None and other["unseen_mean"] is not None:
         out["unseen_mean_diff"] = round(out["unseen_mean"] - other["unseen_mean"], 4)
