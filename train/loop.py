@@ -3,7 +3,10 @@
 Each step draws B/2 real faces and pairs every real with a fake partner:
 * a real from a labelled crop folder (FF++ ``youtube``) gets an FF++ fake with probability
   ``1 - sbi_ratio``, else its own self-blended fake (SBI; with probability ``sbi_local`` the
-  blend covers only the mouth or the eyes, see train/sbi.py);
+  blend covers only the mouth or the eyes, see train/sbi.py). With probability ``twin_pairs``
+  that FF++ fake is one of the real's own "twins" (a fake of the same source frame: its
+  near-duplicate group), where the training part holds one, so the pair differs only by the
+  manipulation, as an SBI pair does;
 * a real from a real-only folder (``reals``, e.g. UTKFace) always gets its SBI fake.
 So every image source is exactly half real, half fake: the model cannot learn the source.
 
@@ -77,6 +80,8 @@ DEFAULTS: dict = {
     "rec_on": "all",
     "sbi_ratio": 0.0,  # P(an FF++ real's partner is its SBI fake rather than an FF++ fake)
     "sbi_local": 0.0,  # P(a self-blend covers part of the face, mouth or eyes, not the whole face)
+    # P(an FF++ real's FF++ fake partner is a fake of its own near-duplicate group, when it has one)
+    "twin_pairs": 0.0,
     "degrade": 0.0,  # P(an image also gets one strong degradation: JPEG q30-60, x0.33-0.7, blur, noise)
     "epochs": 6,
     "steps_per_epoch": 0,  # 0 = one pass over the real pool
@@ -239,11 +244,13 @@ class LabelledSplit:
     labels: np.ndarray
     train: np.ndarray
     val: np.ndarray
+    groups: np.ndarray | None = None  # near-duplicate group ids, when computed (grouped split, twin_pairs)
 
 
 def labelled_split(cfg: dict, size: int) -> LabelledSplit:
     """Scan and cache ``cfg["data"]`` and split it by ``val_split``/``val_frac``/:func:`data_seed`; raises
-    if a part lacks reals, or fakes when the folder has any."""
+    if a part lacks reals, or fakes when the folder has any. Near-duplicate groups are computed for a
+    grouped split and for ``twin_pairs``."""
     samples = scan_crop_folder(cfg["data"], cfg["sources"])
     crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
     labels = np.array([s.label for s in samples])
@@ -253,6 +260,8 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
         grouped = crops if at == size else cache_crops(samples, at, cfg["cache_dir"], cfg["face_model"])[0]
         groups = near_duplicate_groups(grouped)
     tr, va = split_indices(samples, cfg["val_frac"], data_seed(cfg), groups)
+    if groups is None and cfg.get("twin_pairs"):
+        groups = near_duplicate_groups(crops)  # for pairing only; a random split stays as it was
     tr, va = tr[found[tr]], va[found[va]]
     needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
     parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
@@ -263,7 +272,20 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
             kind = "real" if 0 in missing else "fake"
             raise ValueError(f"{cfg['data']}: the {part} part has no {kind} images "
                              f"({how}, val_frac={cfg['val_frac']})")
-    return LabelledSplit(samples, crops, found, kps, labels, tr, va)
+    return LabelledSplit(samples, crops, found, kps, labels, tr, va, groups)
+
+
+def twin_fakes(split: LabelledSplit) -> dict[int, np.ndarray]:
+    """Training real index -> the training fakes of its near-duplicate group (reals with none left out)."""
+    if split.groups is None:
+        return {}
+    tr, labels, groups = split.train, split.labels, split.groups
+    fakes = tr[labels[tr] == 1]
+    by_group: dict[int, list[int]] = {}
+    for i in fakes:
+        by_group.setdefault(int(groups[i]), []).append(int(i))
+    return {int(i): np.array(by_group[int(groups[i])]) for i in tr[labels[tr] == 0]
+            if int(groups[i]) in by_group}
 
 
 def weights_split(checkpoint: jrc_weights.Checkpoint, name: str | Path) -> tuple[dict, LabelledSplit]:
@@ -286,7 +308,8 @@ class PairedData:
         split = labelled_split(cfg, size)
         crops, kps, labels, tr, va = split.crops, split.keypoints, split.labels, split.train, split.val
         self.crops, self.kps = [crops], [kps]
-        self.degrade, self.sbi_local = cfg["degrade"], cfg["sbi_local"]
+        self.degrade, self.sbi_local, self.twin_pairs = cfg["degrade"], cfg["sbi_local"], cfg["twin_pairs"]
+        self.twins = twin_fakes(split) if self.twin_pairs else {}
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
         self.n_paired_reals = len(self.real)
         self.fake = tr[labels[tr] == 1]
@@ -302,7 +325,8 @@ class PairedData:
                   "dropped); "
                   f"train reals {len(self.real)} ({self.n_paired_reals} with FF++ fakes), "
                   f"FF++ fakes {len(self.fake)}; val reals {len(self.val_real)}, "
-                  f"val fakes {len(self.val_fake)}")
+                  f"val fakes {len(self.val_fake)}"
+                  + (f"; {len(self.twins)} train reals with twin fakes" if self.twin_pairs else ""))
 
     def batch(self, real_ids: list[int], sbi_ratio: float, rng: np.random.Generator):
         """(images uint8 [B,S,S,3], labels [B], mask targets [B,S,S], mask valid [B])."""
@@ -313,7 +337,9 @@ class PairedData:
             zero = np.zeros(real.shape[:2], np.float32)
             rows.append((real, 0, zero, True))
             if pool == 0 and rng.random() >= sbi_ratio:
-                rows.append((self.crops[0][rng.choice(self.fake)], 1, zero, False))  # region unknown
+                twins = self.twins.get(i)  # drawn only with twin_pairs: older runs keep their stream
+                pick = (self.fake if twins is None or rng.random() >= self.twin_pairs else twins)
+                rows.append((self.crops[0][rng.choice(pick)], 1, zero, False))  # region unknown
             else:
                 fake, mask = self_blend(real, self.kps[pool][i], rng, self.sbi_local)
                 rows.append((fake, 1, mask, True))
@@ -358,7 +384,7 @@ def train(cfg: dict) -> Path:
     for key, allowed in (("val_split", ("random", "grouped")), ("select_on", tuple(SELECT))):
         if cfg[key] not in allowed:
             raise ValueError(f"{key}={cfg[key]!r}: expected one of {', '.join(allowed)}")
-    for key in ("sbi_ratio", "sbi_local", "degrade"):
+    for key in ("sbi_ratio", "sbi_local", "twin_pairs", "degrade"):
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
             raise ValueError(f"{key}={v!r}: expected a probability in [0, 1]")

@@ -14,7 +14,16 @@ from jrc import weights
 from jrc.preprocess import normalize
 from train.__main__ import parse_overrides
 from train.config import load_config
-from train.loop import DEFAULTS, PairedData, load_teacher, split_key, teacher_logits, train
+from train.loop import (
+    DEFAULTS,
+    LabelledSplit,
+    PairedData,
+    load_teacher,
+    split_key,
+    teacher_logits,
+    train,
+    twin_fakes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +169,7 @@ def test_distillation_settings_that_would_be_ignored_are_refused(tiny_dataset, t
 
 
 @pytest.mark.parametrize("settings", [{"sbi_local": 1.5}, {"sbi_ratio": -0.1}, {"degrade": "often"},
-                                      {"sbi_local": True}])
+                                      {"sbi_local": True}, {"twin_pairs": 2}])
 def test_probabilities_outside_0_1_are_refused(tiny_dataset, tmp_path, settings):
     with pytest.raises(ValueError, match="expected a probability in"):
         train(tiny_cfg(tiny_dataset, tmp_path, **settings))
@@ -198,6 +207,35 @@ def test_sbi_local_reaches_the_training_batches(tiny_dataset, tmp_path):
         _, y, masks, _ = data.batch(list(range(len(data.real))), 1.0, np.random.default_rng(0))
         area[local] = float((masks[y == 1] > 0).mean())
     assert 0 < area[1.0] < 0.6 * area[0.0]
+
+
+def test_twin_fakes_are_training_fakes_of_the_same_group():
+    """Real -> fakes of its near-duplicate group, training part only; reals without one are left out."""
+    labels = np.array([0, 1, 1, 0, 1, 0, 1])
+    groups = np.array([0, 0, 0, 1, 2, 2, 2])
+    split = LabelledSplit([], np.zeros(0), np.ones(7, bool), np.zeros(0), labels,
+                          train=np.array([0, 1, 2, 3, 4, 5]), val=np.array([6]), groups=groups)
+    twins = twin_fakes(split)
+    assert set(twins) == {0, 5}
+    assert twins[0].tolist() == [1, 2] and twins[5].tolist() == [4]  # 6 is a validation fake
+    assert twin_fakes(LabelledSplit([], np.zeros(0), np.ones(7, bool), np.zeros(0), labels,
+                                    train=np.arange(6), val=np.array([6]))) == {}
+
+
+def test_twin_pairs_pair_each_real_with_a_fake_of_its_own_group(tiny_dataset, tmp_path, monkeypatch):
+    """twin_pairs=1: every FF++ real with a twin gets a fake from its twins, not a random fake."""
+    assert PairedData(tiny_cfg(tiny_dataset, tmp_path), 128).twins == {}  # off: nothing computed
+    data = PairedData(tiny_cfg(tiny_dataset, tmp_path, twin_pairs=1.0), 128)
+    assert data.twins and all(set(t.tolist()) <= set(data.fake.tolist()) for t in data.twins.values())
+    assert set(data.twins) <= {i for _, i in data.real}
+    ids = [k for k, (_, i) in enumerate(data.real) if i in data.twins]  # reals that have twins
+    data.twins = {data.real[k][1]: np.array([data.fake[n % len(data.fake)]]) for n, k in enumerate(ids)}
+    monkeypatch.setattr("train.loop.augment", lambda img, rng, mask, degrade: (img, mask))
+    for seed in range(3):
+        images, labels, _, _ = data.batch(ids, 0.0, np.random.default_rng(seed))
+        assert labels.tolist() == [0, 1] * len(ids)
+        for n, k in enumerate(ids):
+            assert np.array_equal(images[2 * n + 1], data.crops[0][data.twins[data.real[k][1]][0]])
 
 
 def test_overrides_reject_unknown_keys():
