@@ -116,6 +116,8 @@ DEFAULTS: dict = {
 }
 LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "distill", "val_ffpp", "val_sbi",
               "val_ffpp_deg", "val", "val_raw", "seconds"]
+# settings that may differ when a run is resumed: the schedule's length and where things live
+RESUMABLE = {"epochs", "resume", "threads", "cache_dir", "out"}
 SELECT = {"ffpp": ["ffpp"], "sbi": ["sbi"], "mean": ["ffpp", "sbi"], "mean_deg": ["ffpp", "sbi", "ffpp_deg"]}
 
 
@@ -211,6 +213,15 @@ def split_key(cfg: dict, input_size: int) -> dict:
     if key["val_split"] == "grouped":
         key["split_size"] = cfg.get("split_size") or input_size
     return key
+
+
+def recipe_changes(saved: dict | None, cfg: dict) -> list[str]:
+    """``"key: saved -> now"`` for each setting (all but :data:`RESUMABLE`) that differs between a
+    ``last.pt``'s stored config and ``cfg``; empty when they agree or nothing was stored."""
+    if saved is None:
+        return []
+    keys = sorted((set(saved) | set(cfg)) - RESUMABLE)
+    return [f"{k}: {saved.get(k)!r} -> {cfg.get(k)!r}" for k in keys if saved.get(k) != cfg.get(k)]
 
 
 def set_train_mode(model: TwoBranchCAE) -> None:
@@ -434,6 +445,9 @@ def train(cfg: dict) -> Path:
         if state.get("distill", distill) != distill:  # older last.pt files do not record it
             raise ValueError(f"{last}: saved with teacher, lambda_distill = {state['distill']}, but this "
                              f"config has {distill}; resume with the same settings or start a new run")
+        if changed := recipe_changes(state.get("recipe"), cfg):  # older last.pt files lack it
+            raise ValueError(f"{last}: saved with other settings ({'; '.join(changed)}); resume with "
+                             "the same settings (only epochs may grow) or start a new run")
         raw.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         if ema:
@@ -514,6 +528,7 @@ def train(cfg: dict) -> Path:
             validate_and_keep(row, t0)
             torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
                         "best": best, "history": history, "ema_decay": decay, "distill": distill,
+                        "recipe": {k: v for k, v in cfg.items() if k not in RESUMABLE},
                         **({"ema": ema.state_dict()} if ema else {})}, last)
         if world > 1:
             dist.barrier()

@@ -74,6 +74,9 @@ def test_resume_continues_from_last_epoch(tiny_dataset, tmp_path):
     train(tiny_cfg(tiny_dataset, tmp_path, epochs=2, resume=True))
     rows = (tmp_path / "log.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["1", "2"]
+    with pytest.raises(ValueError, match=r"saved with other settings \(sbi_local: 0.0 -> 0.5; twin_pairs"):
+        train(tiny_cfg(tiny_dataset, tmp_path, epochs=3, resume=True, sbi_local=0.5, twin_pairs=1.0))
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 3  # nothing trained
 
 
 def test_ema_validates_and_saves_the_weight_average(tiny_dataset, tmp_path):
