@@ -33,7 +33,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -255,13 +255,12 @@ class LabelledSplit:
     labels: np.ndarray
     train: np.ndarray
     val: np.ndarray
-    groups: np.ndarray | None = None  # near-duplicate group ids, when computed (grouped split, twin_pairs)
+    groups: np.ndarray | None = None  # near-duplicate group ids of a grouped split
 
 
 def labelled_split(cfg: dict, size: int) -> LabelledSplit:
     """Scan and cache ``cfg["data"]`` and split it by ``val_split``/``val_frac``/:func:`data_seed`; raises
-    if a part lacks reals, or fakes when the folder has any. Near-duplicate groups are computed for a
-    grouped split and for ``twin_pairs``."""
+    if a part lacks reals, or fakes when the folder has any."""
     samples = scan_crop_folder(cfg["data"], cfg["sources"])
     crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
     labels = np.array([s.label for s in samples])
@@ -271,8 +270,6 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
         grouped = crops if at == size else cache_crops(samples, at, cfg["cache_dir"], cfg["face_model"])[0]
         groups = near_duplicate_groups(grouped)
     tr, va = split_indices(samples, cfg["val_frac"], data_seed(cfg), groups)
-    if groups is None and cfg.get("twin_pairs"):
-        groups = near_duplicate_groups(crops)  # for pairing only; a random split stays as it was
     tr, va = tr[found[tr]], va[found[va]]
     needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
     parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
@@ -320,6 +317,8 @@ class PairedData:
         crops, kps, labels, tr, va = split.crops, split.keypoints, split.labels, split.train, split.val
         self.crops, self.kps = [crops], [kps]
         self.degrade, self.sbi_local, self.twin_pairs = cfg["degrade"], cfg["sbi_local"], cfg["twin_pairs"]
+        if self.twin_pairs and split.groups is None:  # a random split: groups for pairing only
+            split = replace(split, groups=near_duplicate_groups(crops))
         self.twins = twin_fakes(split) if self.twin_pairs else {}
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
         self.n_paired_reals = len(self.real)
