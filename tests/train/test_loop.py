@@ -12,12 +12,15 @@ from conftest import ROOT
 
 from jrc import weights
 from jrc.preprocess import normalize
+from train import loop
 from train.__main__ import parse_overrides
 from train.config import load_config
+from train.data import nearest_distances
 from train.loop import (
     DEFAULTS,
     LabelledSplit,
     PairedData,
+    labelled_split,
     load_teacher,
     split_key,
     teacher_logits,
@@ -186,6 +189,30 @@ def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at(
     assert split_key({"data": DEFAULTS["data"]}, 224) == split_key(DEFAULTS, 160)  # older configs
     assert split_key({**DEFAULTS, "seed": 1, "split_seed": 0}, 224) == split_key(DEFAULTS, 224)
     assert split_key({**DEFAULTS, "split_seed": 3}, 224) != split_key(DEFAULTS, 224)
+    assert split_key({**grouped, "val_buffer": 0.45}, 224) != split_key(grouped, 224)
+    assert split_key({**grouped, "val_buffer": 0.0}, 224) == split_key(grouped, 224)  # older runs
+
+
+def test_val_buffer_drops_training_crops_near_validation(tiny_dataset, tmp_path, monkeypatch):
+    """Training crops closer than val_buffer to a validation crop are in neither part."""
+    monkeypatch.setattr(loop, "near_duplicate_groups", lambda crops: np.arange(len(crops)))  # all apart
+    cfg = tiny_cfg(tiny_dataset, tmp_path, val_split="grouped")
+    plain = labelled_split(cfg, 128)
+    d = nearest_distances(plain.crops[plain.train], plain.crops[plain.val])
+    labels = plain.labels[plain.train]
+    # the largest buffer that keeps a real and a fake: it drops at least the nearest crop
+    buffer = float(min(np.sort(d[labels == 0])[-1], np.sort(d[labels == 1])[-1]))
+    buffered = labelled_split({**cfg, "val_buffer": buffer}, 128)
+    assert np.array_equal(buffered.val, plain.val)
+    assert np.array_equal(buffered.train, plain.train[d >= buffer])
+    assert 0 < len(buffered.train) < len(plain.train)
+    with pytest.raises(ValueError, match="training part has no real"):
+        labelled_split({**cfg, "val_buffer": 1e3}, 128)
+    for bad, match in (({"val_buffer": 0.4}, "needs val_split: grouped"),
+                       ({"val_split": "grouped", "val_buffer": -1}, "val_buffer=-1")):
+        with pytest.raises(ValueError, match=match):
+            train(tiny_cfg(tiny_dataset, tmp_path / "refused", **bad))
+    assert not (tmp_path / "refused").exists()
 
 
 def test_grouped_split_refuses_a_folder_of_near_duplicates(tiny_dataset, tmp_path):
