@@ -110,7 +110,8 @@ DEFAULTS: dict = {
     # validation crop is below this are dropped from training as well (in neither part), so that
     # validation crops sit as far from training as the test split's do. 0 = off. The grouped split
     # alone leaves validation closer (median 0.43) than the test split (0.59); 0.45 moves its lower
-    # quartile to the test split's and drops ~14% of training crops (MODEL_CARD.md).
+    # quartile to the test split's and drops ~14% of training crops; tried on two recipes (runs 9
+    # and 10 in MODEL_CARD.md), it changed no decision.
     "val_buffer": 0.0,
     "select_on": "mean",  # ffpp | sbi | mean (of ffpp and sbi) | mean_deg (of ffpp, sbi, ffpp_deg)
     "seed": 0,
@@ -288,6 +289,8 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
         if missing := needed - set(labels[idx].tolist()):
             how = (f"{len(set(groups))} near-duplicate group(s), kept whole" if groups is not None
                    else "a random split per folder")
+            if groups is not None and cfg.get("val_buffer"):
+                how += f", training crops within {cfg['val_buffer']} of validation dropped"
             kind = "real" if 0 in missing else "fake"
             raise ValueError(f"{cfg['data']}: the {part} part has no {kind} images "
                              f"({how}, val_frac={cfg['val_frac']})")
