@@ -172,10 +172,15 @@ def check_same_split(checkpoint: jrc_weights.Checkpoint, role: str, cfg: dict, i
     return before
 
 
+def is_number(v: object) -> bool:
+    """An int or float setting (YAML ``true``/``false`` are bools, and refused as numbers)."""
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def check_distill(cfg: dict) -> None:
     """ValueError for distillation settings that would be ignored or make no sense."""
     lam = cfg["lambda_distill"]
-    if isinstance(lam, bool) or not isinstance(lam, int | float) or lam < 0:
+    if not is_number(lam) or lam < 0:
         raise ValueError(f"lambda_distill={lam!r}: expected a weight >= 0 (0 = no distillation)")
     if lam and not cfg["teacher"]:
         raise ValueError(f"lambda_distill={lam} needs a teacher: set teacher: to a JRC weights folder")
@@ -274,23 +279,24 @@ def labelled_split(cfg: dict, size: int) -> LabelledSplit:
     samples = scan_crop_folder(cfg["data"], cfg["sources"])
     crops, found, kps = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
     labels = np.array([s.label for s in samples])
-    groups = None
+    groups, buffer = None, 0.0
     if cfg["val_split"] == "grouped":
         at = split_key(cfg, size)["split_size"]
         grouped = crops if at == size else cache_crops(samples, at, cfg["cache_dir"], cfg["face_model"])[0]
         groups = near_duplicate_groups(grouped)
+        buffer = cfg.get("val_buffer") or 0.0  # measured at the groups' size too
     tr, va = split_indices(samples, cfg["val_frac"], data_seed(cfg), groups)
     tr, va = tr[found[tr]], va[found[va]]
-    if groups is not None and cfg.get("val_buffer") and len(va):  # the buffer, at the groups' size
-        tr = tr[nearest_distances(grouped[tr], grouped[va]) >= cfg["val_buffer"]]
+    if buffer and len(va):
+        tr = tr[nearest_distances(grouped[tr], grouped[va]) >= buffer]
     needed = {0, 1} if (labels[found] == 1).any() else {0}  # a reals-only folder: SBI fakes only
     parts = {"training": tr, **({"validation": va} if cfg["val_frac"] else {})}
     for part, idx in parts.items():
         if missing := needed - set(labels[idx].tolist()):
             how = (f"{len(set(groups))} near-duplicate group(s), kept whole" if groups is not None
                    else "a random split per folder")
-            if groups is not None and cfg.get("val_buffer"):
-                how += f", training crops within {cfg['val_buffer']} of validation dropped"
+            if buffer:
+                how += f", training crops within {buffer} of validation dropped"
             kind = "real" if 0 in missing else "fake"
             raise ValueError(f"{cfg['data']}: the {part} part has no {kind} images "
                              f"({how}, val_frac={cfg['val_frac']})")
@@ -410,16 +416,16 @@ def train(cfg: dict) -> Path:
             raise ValueError(f"{key}={cfg[key]!r}: expected one of {', '.join(allowed)}")
     for key in ("sbi_ratio", "sbi_local", "twin_pairs", "degrade"):
         v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+        if not is_number(v) or not 0 <= v <= 1:
             raise ValueError(f"{key}={v!r}: expected a probability in [0, 1]")
     buffer = cfg["val_buffer"]
-    if isinstance(buffer, bool) or not isinstance(buffer, int | float) or buffer < 0:
+    if not is_number(buffer) or buffer < 0:
         raise ValueError(f"val_buffer={buffer!r}: expected a thumbnail distance >= 0, 0 = off")
     if buffer and cfg["val_split"] != "grouped":
         raise ValueError(f"val_buffer={buffer} needs val_split: grouped (a random split keeps "
                          "near-duplicates on both sides, which no buffer can remove)")
     decay = cfg["ema"]
-    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+    if not is_number(decay) or not 0 <= decay < 1:
         raise ValueError(f"ema={decay!r}: expected a decay in [0, 1), 0 = off")
     check_distill(cfg)
     rank, world, device = setup_distributed()
