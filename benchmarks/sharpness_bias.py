@@ -2,13 +2,15 @@
 
     python -m jrc scan --crops ../shared/data/ffpp-crops/test --weights W --output scan.jsonl
     python benchmarks/sharpness_bias.py scan.jsonl [--weights W]
+    python benchmarks/sharpness_bias.py --weights W       # validation only: no test data read
 
 Sharpness is the variance of the Laplacian of each source image in grey (higher = sharper). For the
 scan (labels from the path, as in ``auc_from_scan.py``) and, with ``--weights``, for that model's
 own validation split (rebuilt from its ``config.json``): median sharpness of reals and fakes, the
 rank correlation of sharpness and score among reals and among fakes, the AUC of blur alone as a
 fake score, and the AUC of all fakes against the blurrier and the sharper reals, cut at the scan's
-median real sharpness so both sets are split at the same value.
+median real sharpness so both sets are split at the same value (with ``--weights`` alone, at the
+validation reals' own median, so that a recipe can be judged on training data only).
 """
 
 from __future__ import annotations
@@ -52,18 +54,22 @@ def report(name: str, labels: np.ndarray, scores: np.ndarray, sharp: np.ndarray,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("jsonl", type=Path, help="a `jrc scan --crops` output")
-    ap.add_argument("--weights", help="also report this model's validation split")
+    ap.add_argument("jsonl", type=Path, nargs="?", help="a `jrc scan --crops` output")
+    ap.add_argument("--weights", help="also (or only) report this model's validation split")
     args = ap.parse_args()
-    ok = load_ok(args.jsonl)
-    paths = sorted(ok)
-    labels = np.array([label_of(p) for p in paths])
-    if len(set(labels.tolist())) < 2:
-        raise SystemExit(f"error: {args.jsonl}: needs both real and fake records")
-    scores = np.array([ok[p]["score"] for p in paths])
-    sharp = np.array([sharpness(p) for p in paths])
-    cut = float(np.median(sharp[labels == 0]))
-    report(str(args.jsonl), labels, scores, sharp, cut)
+    if args.jsonl is None and not args.weights:
+        ap.error("give a scan JSONL, --weights, or both")
+    cut = None
+    if args.jsonl is not None:
+        ok = load_ok(args.jsonl)
+        paths = sorted(ok)
+        labels = np.array([label_of(p) for p in paths])
+        if len(set(labels.tolist())) < 2:
+            raise SystemExit(f"error: {args.jsonl}: needs both real and fake records")
+        scores = np.array([ok[p]["score"] for p in paths])
+        sharp = np.array([sharpness(p) for p in paths])
+        cut = float(np.median(sharp[labels == 0]))
+        report(str(args.jsonl), labels, scores, sharp, cut)
     if args.weights:
         loaded = jrc_weights.load(args.weights)
         try:
@@ -71,8 +77,10 @@ def main() -> None:
         except ValueError as e:
             raise SystemExit(f"error: {e}") from None
         va = split.val
-        report(f"{args.weights} validation split", split.labels[va], predict(loaded.model, split.crops[va]),
-               np.array([sharpness(split.samples[i].path) for i in va]), cut)
+        labels, sharp = split.labels[va], np.array([sharpness(split.samples[i].path) for i in va])
+        if cut is None:
+            cut = float(np.median(sharp[labels == 0]))
+        report(f"{args.weights} validation split", labels, predict(loaded.model, split.crops[va]), sharp, cut)
 
 
 if __name__ == "__main__":

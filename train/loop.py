@@ -6,7 +6,9 @@ Each step draws B/2 real faces and pairs every real with a fake partner:
   blend covers only the mouth or the eyes, see train/sbi.py). With probability ``twin_pairs``
   that FF++ fake is one of the real's own "twins" (a fake of the same source frame: its
   near-duplicate group), where the training part holds one, so the pair differs only by the
-  manipulation, as an SBI pair does;
+  manipulation, as an SBI pair does. With probability ``sharp_match`` it is instead one of the
+  ``SHARP_WINDOW`` training fakes nearest the real in sharpness (``train.data.sharpness``), so
+  that across pairs the fakes are no blurrier than the reals (three of the four FF++ methods are);
 * a real from a real-only folder (``reals``, e.g. UTKFace) always gets its SBI fake.
 So every image source is exactly half real, half fake: the model cannot learn the source.
 
@@ -56,6 +58,7 @@ from train.data import (
     nearest_distances,
     scan_crop_folder,
     scan_real_folder,
+    sharpness,
     split_indices,
 )
 from train.degrade import fixed_degradation
@@ -83,6 +86,9 @@ DEFAULTS: dict = {
     "sbi_local": 0.0,  # P(a self-blend covers part of the face, mouth or eyes, not the whole face)
     # P(an FF++ real's FF++ fake partner is a fake of its own near-duplicate group, when it has one)
     "twin_pairs": 0.0,
+    # P(an FF++ real's FF++ fake partner is drawn from the SHARP_WINDOW fakes nearest it in
+    # sharpness rather than from all fakes; twin_pairs, when it applies, goes first)
+    "sharp_match": 0.0,
     "degrade": 0.0,  # P(an image also gets one strong degradation: JPEG q30-60, x0.33-0.7, blur, noise)
     "epochs": 6,
     "steps_per_epoch": 0,  # 0 = one pass over the real pool
@@ -122,6 +128,7 @@ DEFAULTS: dict = {
     "cache_dir": "cache",
     "face_model": "short_range",
 }
+SHARP_WINDOW = 64  # sharp_match draws from this many training fakes, centred on the real's sharpness
 LOG_FIELDS = ["epoch", "steps", "loss", "bce", "rec", "mask", "distill", "val_ffpp", "val_sbi",
               "val_ffpp_deg", "val", "val_raw", "seconds"]
 # settings that may differ when a run is resumed: the schedule's length and where things live
@@ -235,6 +242,7 @@ def recipe_changes(saved: dict | None, cfg: dict) -> list[str]:
     ``last.pt``'s stored config and ``cfg``; empty when they agree or nothing was stored."""
     if saved is None:
         return []
+    saved = {**DEFAULTS, **saved}  # settings added since it was saved count as their defaults
     keys = sorted((set(saved) | set(cfg)) - RESUMABLE)
     return [f"{k}: {saved.get(k)!r} -> {cfg.get(k)!r}" for k in keys if saved.get(k) != cfg.get(k)]
 
@@ -340,10 +348,17 @@ class PairedData:
         if self.twin_pairs and split.groups is None:  # a random split: groups for pairing only
             split = replace(split, groups=near_duplicate_groups(crops))
         self.twins = twin_fakes(split) if self.twin_pairs else {}
+        self.sharp_match = cfg["sharp_match"]
         self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
         self.n_paired_reals = len(self.real)
         self.fake = tr[labels[tr] == 1]
         self.val_real, self.val_fake = va[labels[va] == 0], va[labels[va] == 1]
+        if self.sharp_match:  # training fakes sorted by sharpness, and each training real's sharpness
+            fake_sharp = sharpness(crops[self.fake])
+            order = np.argsort(fake_sharp, kind="stable")
+            self.fakes_by_sharpness, self.sorted_sharpness = self.fake[order], fake_sharp[order]
+            ffpp_reals = tr[labels[tr] == 0]
+            self.real_sharpness = dict(zip(ffpp_reals.tolist(), sharpness(crops[ffpp_reals]).tolist()))
         for k, extra in enumerate(cfg["reals"], start=1):
             rs = scan_real_folder(extra["path"], limit=extra.get("limit", 0), seed=data_seed(cfg))
             c2, f2, k2 = cache_crops(rs, size, cfg["cache_dir"], cfg["face_model"])
@@ -369,6 +384,8 @@ class PairedData:
             if pool == 0 and rng.random() >= sbi_ratio:
                 twins = self.twins.get(i)  # drawn only with twin_pairs: older runs keep their stream
                 pick = (self.fake if twins is None or rng.random() >= self.twin_pairs else twins)
+                if pick is self.fake and self.sharp_match and rng.random() < self.sharp_match:
+                    pick = self.sharpness_neighbours(i)
                 rows.append((self.crops[0][rng.choice(pick)], 1, zero, False))  # region unknown
             else:
                 fake, mask = self_blend(real, self.kps[pool][i], rng, self.sbi_local)
@@ -376,6 +393,13 @@ class PairedData:
         aug = [augment(img, rng, mask, self.degrade) for img, _, mask, _ in rows]
         return (np.stack([a for a, _ in aug]), np.array([r[1] for r in rows], np.float32),
                 np.stack([m for _, m in aug]), np.array([r[3] for r in rows]))
+
+    def sharpness_neighbours(self, real: int) -> np.ndarray:
+        """The SHARP_WINDOW training fakes nearest FF++ real ``real`` in sharpness."""
+        n = len(self.fakes_by_sharpness)
+        pos = int(np.searchsorted(self.sorted_sharpness, self.real_sharpness[real]))
+        lo = min(max(pos - SHARP_WINDOW // 2, 0), max(n - SHARP_WINDOW, 0))
+        return self.fakes_by_sharpness[lo:lo + SHARP_WINDOW]
 
     def validation(self, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(seed + 12345)
@@ -414,7 +438,7 @@ def train(cfg: dict) -> Path:
     for key, allowed in (("val_split", ("random", "grouped")), ("select_on", tuple(SELECT))):
         if cfg[key] not in allowed:
             raise ValueError(f"{key}={cfg[key]!r}: expected one of {', '.join(allowed)}")
-    for key in ("sbi_ratio", "sbi_local", "twin_pairs", "degrade"):
+    for key in ("sbi_ratio", "sbi_local", "twin_pairs", "sharp_match", "degrade"):
         v = cfg[key]
         if not is_number(v) or not 0 <= v <= 1:
             raise ValueError(f"{key}={v!r}: expected a probability in [0, 1]")

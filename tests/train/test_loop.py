@@ -15,13 +15,14 @@ from jrc.preprocess import normalize
 from train import loop
 from train.__main__ import parse_overrides
 from train.config import load_config
-from train.data import nearest_distances
+from train.data import nearest_distances, sharpness
 from train.loop import (
     DEFAULTS,
     LabelledSplit,
     PairedData,
     labelled_split,
     load_teacher,
+    recipe_changes,
     split_key,
     teacher_logits,
     train,
@@ -266,6 +267,37 @@ def test_twin_pairs_pair_each_real_with_a_fake_of_its_own_group(tiny_dataset, tm
         assert labels.tolist() == [0, 1] * len(ids)
         for n, k in enumerate(ids):
             assert np.array_equal(images[2 * n + 1], data.crops[0][data.twins[data.real[k][1]][0]])
+
+
+def test_sharp_match_pairs_each_real_with_a_fake_of_like_sharpness(tiny_dataset, tmp_path, monkeypatch):
+    """sharp_match=1: every FF++ fake partner is one of the SHARP_WINDOW fakes nearest its real in
+    sharpness; off, nothing is computed and the random stream is that of earlier versions."""
+    assert not hasattr(PairedData(tiny_cfg(tiny_dataset, tmp_path), 128), "real_sharpness")
+    data = PairedData(tiny_cfg(tiny_dataset, tmp_path, sharp_match=1.0), 128)
+    ffpp = [k for k, (pool, _) in enumerate(data.real) if pool == 0]
+    monkeypatch.setattr(loop, "SHARP_WINDOW", 2)
+    monkeypatch.setattr("train.loop.augment", lambda img, rng, mask, degrade: (img, mask))
+    fake_sharp = sharpness(data.crops[0][data.fake])
+    assert np.array_equal(np.sort(fake_sharp), data.sorted_sharpness)
+    for seed in range(3):
+        images, labels, _, _ = data.batch(ffpp, 0.0, np.random.default_rng(seed))
+        assert labels.tolist() == [0, 1] * len(ffpp)
+        for n, k in enumerate(ffpp):
+            s_real = data.real_sharpness[data.real[k][1]]
+            s_fake = float(sharpness(images[2 * n + 1][None])[0])
+            # the partner is one of the two fakes nearest s_real in the sorted order
+            rank = np.searchsorted(data.sorted_sharpness, s_real)
+            window = data.sorted_sharpness[max(0, min(rank - 1, len(fake_sharp) - 2)):][:2]
+            assert np.isclose(window, s_fake).any()
+    with pytest.raises(ValueError, match=r"sharp_match=2"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "refused", sharp_match=2))
+
+
+def test_recipe_changes_counts_settings_added_later_as_their_defaults():
+    """A last.pt saved before a setting existed resumes, unless the setting is now changed."""
+    saved = {k: v for k, v in DEFAULTS.items() if k != "sharp_match"}
+    assert recipe_changes(saved, dict(DEFAULTS)) == []
+    assert recipe_changes(saved, {**DEFAULTS, "sharp_match": 0.5}) == ["sharp_match: 0.0 -> 0.5"]
 
 
 def test_overrides_reject_unknown_keys():
