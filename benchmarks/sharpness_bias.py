@@ -32,7 +32,9 @@ except ImportError:  # run as a script: benchmarks/ is on sys.path
     from auc_from_scan import label_of, load_ok
 
 
-def sharpness(path: str | Path) -> float:
+def file_sharpness(path: str | Path) -> float:
+    """Laplacian variance of the whole image file in grey (unlike ``train.data.sharpness``, which
+    reads only the central face of a crop)."""
     grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if grey is None:
         raise SystemExit(f"error: {path}: cannot be read as an image")
@@ -67,7 +69,7 @@ def main() -> None:
         if len(set(labels.tolist())) < 2:
             raise SystemExit(f"error: {args.jsonl}: needs both real and fake records")
         scores = np.array([ok[p]["score"] for p in paths])
-        sharp = np.array([sharpness(p) for p in paths])
+        sharp = np.array([file_sharpness(p) for p in paths])
         cut = float(np.median(sharp[labels == 0]))
         report(str(args.jsonl), labels, scores, sharp, cut)
     if args.weights:
@@ -77,7 +79,7 @@ def main() -> None:
         except ValueError as e:
             raise SystemExit(f"error: {e}") from None
         va = split.val
-        labels, sharp = split.labels[va], np.array([sharpness(split.samples[i].path) for i in va])
+        labels, sharp = split.labels[va], np.array([file_sharpness(split.samples[i].path) for i in va])
         if cut is None:
             cut = float(np.median(sharp[labels == 0]))
         report(f"{args.weights} validation split", labels, predict(loaded.model, split.crops[va]), sharp, cut)

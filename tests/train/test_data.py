@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from train.data import (
     scan_crop_folder,
     scan_real_folder,
     scan_video_dataset,
+    sharpness,
     split_indices,
 )
 
@@ -79,7 +81,6 @@ def test_split_is_stratified_and_disjoint(tmp_path):
 def test_near_duplicates_share_a_group(astronaut):
     """A photo, its JPEG copy, a shifted copy and a copy with a repainted centre (a stand-in for a
     face swap) form one group; other photos stay apart."""
-    import cv2
     from skimage import data as skdata
 
     from train.degrade import jpeg
@@ -129,3 +130,16 @@ def test_video_crops_cached(astronaut_video, tmp_path):
     assert [s.frame for s in samples] == [0, 6, 13, 19]
     again = cache_video_crops(vids, 64, frames=4, cache_dir=tmp_path)
     assert np.array_equal(again[1], crops) and list(tmp_path.glob("video64_*.npz"))
+
+
+def test_sharpness_falls_with_blur_and_reads_only_the_centre(astronaut):
+    """Blurring lowers it; detail outside the central square does not count."""
+    face = cv2.resize(astronaut, (224, 224), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(face, (0, 0), 1.5)
+    s = sharpness(np.stack([face, blurred]))
+    assert s.shape == (2,) and s[0] > 2 * s[1] > 0
+    flat = np.full((224, 224, 3), 128, np.uint8)
+    framed = face.copy()
+    framed[45:179, 45:179] = 128  # a flat central 60% inside a detailed border
+    assert sharpness(framed[None])[0] == sharpness(flat[None])[0] == 0
+    assert sharpness(framed[None], centre=1.0)[0] > 0
