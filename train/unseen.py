@@ -131,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
                     else " - (other crops) |")
         print(row)
     diff = out.get("unseen_mean_diff")
-    print(f"\nmean over unseen methods: {out['unseen_mean']}"
-          + (f" ({diff:+.4f} against {args.against})" if diff is not None else ""))
+    if out["unseen_mean"] is None:
+        print("\nno unseen methods: the run trained on every fake folder (rows above: validation parts)")
+    else:
+        print(f"\nmean over unseen methods: {out['unseen_mean']}"
+              + (f" ({diff:+.4f} against {args.against})" if diff is not None else ""))
     if "warning" in out:
         print(f"warning: {out['warning']}", file=sys.stderr)
     if args.json:
