@@ -349,7 +349,8 @@ class PairedData:
             split = replace(split, groups=near_duplicate_groups(crops))
         self.twins = twin_fakes(split) if self.twin_pairs else {}
         self.sharp_match = cfg["sharp_match"]
-        self.real = [(0, i) for i in tr[labels[tr] == 0]]  # (pool, index); FF++ reals first
+        ffpp_reals = tr[labels[tr] == 0]
+        self.real = [(0, i) for i in ffpp_reals]  # (pool, index); FF++ reals first
         self.n_paired_reals = len(self.real)
         self.fake = tr[labels[tr] == 1]
         self.val_real, self.val_fake = va[labels[va] == 0], va[labels[va] == 1]
@@ -357,7 +358,6 @@ class PairedData:
             fake_sharp = sharpness(crops[self.fake])
             order = np.argsort(fake_sharp, kind="stable")
             self.fakes_by_sharpness, self.sorted_sharpness = self.fake[order], fake_sharp[order]
-            ffpp_reals = tr[labels[tr] == 0]
             self.real_sharpness = dict(zip(ffpp_reals.tolist(), sharpness(crops[ffpp_reals]).tolist()))
         for k, extra in enumerate(cfg["reals"], start=1):
             rs = scan_real_folder(extra["path"], limit=extra.get("limit", 0), seed=data_seed(cfg))
