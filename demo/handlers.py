@@ -298,8 +298,9 @@ def check_video(path: str | Path, max_mb: float | None = None,
     mb = p.stat().st_size / 1024**2
     if mb > max_mb:
         raise MediaError(f"{p}: video too large ({mb:.0f} MB; this demo accepts up to {max_mb:.0f} MB)")
-    cap, total, fps = open_video(p)
-    cap.release()
+    video = open_video(p)
+    video.release()
+    total, fps = video.n_frames, video.fps
     if fps > 0 and total / fps > max_seconds:
         raise MediaError(f"{p}: video too long ({total / fps:.0f} s; this demo accepts up to "
                          f"{max_seconds:.0f} s; trim it, or use `python -m jrc scan`)")

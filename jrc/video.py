@@ -25,6 +25,8 @@ from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file
 
 MAX_CORRUPT_FRACTION = 0.25
+MAX_REPORTED_FRAMES = 10**8  # larger counts are container garbage (no duration), not frames
+MAX_COUNTED_FRAMES = 108_000  # 1 h at 30 fps: counting decodes every frame, so it is bounded
 
 
 @dataclass
@@ -112,35 +114,86 @@ def sample_indices(n_total: int, n: int) -> list[int]:
     return sorted({round(i) for i in np.linspace(0, n_total - 1, n)})
 
 
-def open_video(path: str | Path) -> tuple[cv2.VideoCapture, int, float]:
+@dataclass
+class OpenVideo:
+    """An open capture with its frame count and frame rate; ``seekable`` is False when the container
+    carries no frame count (then the count came from decoding and frames are read in order)."""
+
+    cap: cv2.VideoCapture
+    n_frames: int
+    fps: float
+    seekable: bool = True
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+def count_frames(path: Path, limit: int = MAX_COUNTED_FRAMES) -> int:
+    """Frames of a video counted by decoding, for containers without a usable frame count."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while n <= limit and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    if n > limit:
+        raise MediaError(f"{path}: the container carries no frame count and the video is longer than "
+                         f"{limit} frames; re-mux it with a duration (e.g. `ffmpeg -i IN -c copy OUT.mkv`)")
+    return n
+
+
+def open_video(path: str | Path) -> OpenVideo:
+    """Open a video, or raise MediaError naming the file.
+
+    Containers without a duration (WebM/MKV from browser recorders and live capture) report no
+    usable frame count and do not seek reliably: their frames are counted by decoding, and
+    :func:`read_sampled` then reads them in order instead of seeking.
+    """
     path = check_file(path)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise MediaError(f"{path}: not a readable video (unknown or corrupt container)")
-    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    reported = cap.get(cv2.CAP_PROP_FRAME_COUNT)
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
-    if n <= 0:
-        cap.release()
-        raise MediaError(f"{path}: video reports no frames (corrupt or unsupported stream)")
-    return cap, n, fps
+    if 0 < reported <= MAX_REPORTED_FRAMES:
+        return OpenVideo(cap, int(reported), fps)
+    cap.release()
+    n = count_frames(path)
+    if n == 0:
+        raise MediaError(f"{path}: video has no decodable frames (corrupt or unsupported stream)")
+    return OpenVideo(cv2.VideoCapture(str(path)), n, fps, seekable=False)
 
 
-def read_sampled(cap: cv2.VideoCapture, indices: list[int]):
-    """Yield ``(index, rgb or None)`` for each frame index of an open capture (None = unreadable)."""
+def read_sampled(video: OpenVideo, indices: list[int]):
+    """Yield ``(index, rgb or None)`` for each frame index, ascending (None = unreadable).
+
+    Seeks on seekable videos; otherwise decodes forward (``grab``) to each index.
+    """
+    cap = video.cap
+    pos = 0  # next frame index when reading in order
     for idx in indices:
-        if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != idx:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+        if video.seekable:
+            if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) != idx:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+        else:
+            while pos < idx and cap.grab():
+                pos += 1
+            if pos < idx:  # stream ended early
+                yield idx, None
+                continue
+            pos += 1
         ok, bgr = cap.read()
         yield idx, (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None else None)
 
 
 def iter_frames(path: str | Path, n: int):
     """Yield ``(index, rgb or None)`` for ``n`` evenly sampled frames (None = unreadable)."""
-    cap, total, _ = open_video(path)
+    video = open_video(path)
     try:
-        yield from read_sampled(cap, sample_indices(total, n))
+        yield from read_sampled(video, sample_indices(video.n_frames, n))
     finally:
-        cap.release()
+        video.release()
 
 
 def analyze_video(detector: Detector, path: str | Path, frames: int = 32,
@@ -154,12 +207,13 @@ def analyze_video(detector: Detector, path: str | Path, frames: int = 32,
     """
     if frames < 1:
         raise ValueError("frames must be >= 1")
-    cap, total, fps = open_video(path)
+    video = open_video(path)
+    total, fps = video.n_frames, video.fps
     wanted = sample_indices(total, frames)
     tracks: list[Track] = []
     timeline, sampled, unreadable = [], [], []
     try:
-        for k, (idx, rgb) in enumerate(read_sampled(cap, wanted)):
+        for k, (idx, rgb) in enumerate(read_sampled(video, wanted)):
             if progress:
                 progress(k + 1, len(wanted))
             if rgb is None:
@@ -173,7 +227,7 @@ def analyze_video(detector: Detector, path: str | Path, frames: int = 32,
             if on_frame:
                 on_frame(idx, rgb, results)
     finally:
-        cap.release()
+        video.release()
     if not sampled or len(unreadable) > MAX_CORRUPT_FRACTION * len(wanted):
         raise MediaError(f"{path}: corrupt or truncated video ({len(unreadable)} of {len(wanted)} "
                          "sampled frames could not be decoded)")

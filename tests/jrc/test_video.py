@@ -64,3 +64,40 @@ def test_analyze_video_report(astronaut_video):
     assert rep.score == pytest.approx(rep.tracks[0].score) and 0 <= rep.score <= 1
     assert rep.label in ("fake", "real")
     assert [t["frame"] for t in rep.timeline] == rep.sampled
+
+
+def _write_grey_webm(path, n: int = 10):
+    """A VP8 WebM whose frame i is uniformly grey at 20 * i."""
+    import cv2
+
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), 10, (64, 48))
+    assert vw.isOpened(), "OpenCV cannot write VP8 WebM here"
+    for i in range(n):
+        vw.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    vw.release()
+    return path
+
+
+def _strip_duration(src, dst):
+    """Overwrite the WebM Duration element (EBML id 0x4489) with a Void element of the same length,
+    as in files from browser recorders, which are written before their length is known."""
+    data = src.read_bytes()
+    at = data.find(b"\x44\x89")
+    assert at > 0, "no Duration element"
+    size = data[at + 2] & 0x7F  # one-byte EBML size
+    n = 3 + size
+    dst.write_bytes(data[:at] + bytes([0xEC, 0x80 | (n - 2)]) + bytes(n - 2) + data[at + n:])
+    return dst
+
+
+def test_webm_without_duration_is_counted_and_read_in_order(tmp_path):
+    from jrc.video import iter_frames
+
+    good = _write_grey_webm(tmp_path / "good.webm")
+    bare = _strip_duration(good, tmp_path / "bare.webm")
+    for path, seekable in ((good, True), (bare, False)):
+        video = open_video(path)
+        video.release()
+        assert (video.n_frames, video.seekable) == (10, seekable)
+        got = [(i, round(float(rgb.mean()) / 20)) for i, rgb in iter_frames(path, 4)]
+        assert got == [(0, 0), (3, 3), (6, 6), (9, 9)], path.name  # the frames asked for, not frame 0
