@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -84,6 +85,33 @@ def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
     return video_record(analyze_video(detector, path, frames=frames, **kwargs))
 
 
+def _input_error(p: Path, expected: str) -> str | None:
+    """Why ``p`` cannot be scanned before reading it (missing, or not of the ``expected`` kind)."""
+    if not p.exists():
+        return f"{p}: no such file or folder"
+    kind = kind_of(p)
+    if kind is None:
+        return f"{p}: unsupported file type '{p.suffix or '(none)'}' (expected {expected})"
+    return None
+
+
+def _score_crops(detector: Detector, images: dict[int, object], reframe: bool
+                 ) -> tuple[dict[int, FaceResult], dict[int, str]]:
+    """Score a batch; if the batch fails, score its crops one by one so only the culprit fails."""
+    try:
+        return dict(zip(images, detector.analyze_crops(list(images.values()), reframe),
+                        strict=True)), {}
+    except Exception:  # noqa: BLE001 - retried one by one below, where each error is reported
+        pass
+    scored, errors = {}, {}
+    for j, image in images.items():
+        try:
+            scored[j] = detector.analyze_crops([image], reframe)[0]
+        except Exception as e:  # noqa: BLE001 - one bad crop must not stop the run
+            errors[j] = f"{type(e).__name__}: {e}"
+    return scored, errors
+
+
 def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> Iterator[dict]:
     """Already-cropped faces, scored in batches, in input order; unreadable files -> error.
 
@@ -96,13 +124,16 @@ def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> 
         errors: dict[int, str] = {}
         for j, p in enumerate(chunk):
             try:
-                if kind_of(p) != "image":
-                    raise MediaError(f"{p}: --crops expects image files")
+                why = _input_error(p, "an image")
+                if why is None and kind_of(p) != "image":
+                    why = f"{p}: --crops expects image files"
+                if why:
+                    raise MediaError(why)
                 images[j] = load_image(p)
             except MediaError as e:
                 errors[j] = str(e)
-        scored = dict(zip(images, detector.analyze_crops(list(images.values()), reframe),
-                          strict=True))
+        scored, failed = _score_crops(detector, images, reframe)
+        errors.update({j: f"{chunk[j]}: {why}" for j, why in failed.items()})
         for j, p in enumerate(chunk):
             if j in errors:
                 yield record(p, "crop", t, error=errors[j])
@@ -126,18 +157,30 @@ def _scan_files(detector: Detector, paths: list[Path], frames: int = 32) -> Iter
     t = detector.threshold
     for p in paths:
         kind = kind_of(p)
+        why = _input_error(p, "an image or a video")
         try:
-            if kind == "image":
+            if why:
+                yield record(p, kind, t, error=why)
+            elif kind == "image":
                 yield scan_image(detector, p)
-            elif kind == "video":
-                yield scan_video(detector, p, frames)
             else:
-                yield record(p, None, t, error=f"{p}: unsupported file type "
-                             f"'{p.suffix or '(none)'}' (expected an image or a video)")
+                yield scan_video(detector, p, frames)
         except MediaError as e:
             yield record(p, kind, t, error=str(e))
         except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
             yield record(p, kind, t, error=f"{p}: {type(e).__name__}: {e}")
+
+
+def output_error(path: str) -> str | None:
+    """Why ``path`` cannot be written as the report, or None; checked without creating it."""
+    p = Path(path)
+    if p.is_dir():
+        return "is a folder, not a file"
+    if not p.parent.is_dir():
+        return f"folder '{p.parent}' does not exist"
+    if not os.access(p if p.exists() else p.parent, os.W_OK):
+        return "permission denied"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = collect_paths(args.paths, args.list)
     if not paths:
         print("error: nothing to scan (give PATH ... or --list FILE)", file=sys.stderr)
+        return 2
+    why = output_error(args.output) if args.output else None
+    if why:  # checked before the model loads; an existing report is not touched
+        print(f"error: --output {args.output}: {why}", file=sys.stderr)
         return 2
     try:
         detector = Detector.from_pretrained(args.weights, backend=args.backend,

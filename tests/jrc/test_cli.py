@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 from conftest import ROOT, needs_weights
 
@@ -89,6 +90,45 @@ def test_usage_and_weights_errors(tmp_path, inputs):
     assert code == 1 and "config.json" in err and "Traceback" not in err
     code, _, err = run_scan(str(inputs["astronaut"]), "--backend", "bogus")
     assert code == 2
+    for out, fragment in [(tmp_path / "nowhere" / "r.jsonl", "does not exist"),
+                          (tmp_path, "is a folder")]:
+        code, _, err = run_scan(str(inputs["astronaut"]), "--output", str(out))
+        assert code == 2 and fragment in err and "Traceback" not in err, err
+    report = tmp_path / "old.jsonl"
+    report.write_text("keep\n")
+    code, _, err = run_scan(str(inputs["astronaut"]), "--weights", str(tmp_path), "--output", str(report))
+    assert code == 1 and report.read_text() == "keep\n"  # a failed start loses no earlier report
+
+
+def test_missing_path_is_named(tmp_path):
+    recs = list(cli.scan(_CropStub(), [tmp_path / "typo_dir", tmp_path / "gone.jpg"]))
+    assert [r["error"] for r in recs] == [f"{tmp_path / p}: no such file or folder"
+                                          for p in ("typo_dir", "gone.jpg")]
+
+
+class _CropStub:
+    """A detector whose model fails on one particular crop (all-white), as a broken file might."""
+
+    threshold, tta = 0.5, False
+
+    def analyze_crops(self, images, reframe=True):
+        from jrc.detector import FaceResult
+
+        if any(im.min() == 255 for im in images):
+            raise RuntimeError("non-finite score")
+        return [FaceResult(None, None, float(im.mean()) / 255, "real", im, reframed=False) for im in images]
+
+
+def test_crops_batch_failure_fails_only_the_culprit(tmp_path):
+    paths = []
+    for name, value in [("a", 40), ("bad", 255), ("c", 200)]:
+        paths.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), np.full((32, 32, 3), value, np.uint8))
+    recs = list(cli.scan(_CropStub(), paths, crops=True))
+    assert [r["status"] for r in recs] == ["ok", "error", "ok"]
+    assert recs[0]["score"] == pytest.approx(40 / 255, abs=1e-6)
+    assert str(paths[1]) in recs[1]["error"] and "non-finite" in recs[1]["error"]
+    assert recs[1]["score"] is None
 
 
 def test_collect_paths_recurses_known_types(tmp_path):
