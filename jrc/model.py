@@ -49,6 +49,15 @@ class ModelConfig:
         for key in ("mean", "std", "decoder_widths"):
             if key in d:
                 d[key] = tuple(d[key])
+        for key in ("mean", "std"):
+            v = d.get(key, (0.5, 0.5, 0.5))
+            if len(v) != 3 or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+                raise ValueError(f"{key} must be 3 numbers (RGB), got {list(v)}")
+        if any(x <= 0 for x in d.get("std", (1,))):
+            raise ValueError(f"std must be positive, got {list(d['std'])}")
+        size = d.get("input_size", 224)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 32:
+            raise ValueError(f"input_size must be an integer >= 32, got {size!r}")
         return cls(**d)
 
     def to_dict(self) -> dict:

@@ -65,8 +65,11 @@ def resolve(path_or_repo: str | Path | None) -> Path:
             raise WeightsError(f"{local}: expected a folder with {CONFIG_NAME} and {WEIGHTS_NAME}")
         return local
     repo = str(path_or_repo)
-    if repo.count("/") != 1 or repo.startswith((".", "/")):
+    if repo.count("/") != 1 or repo.startswith((".", "/", "~")):
         raise WeightsError(f"{repo}: no such folder, and not a Hub repo id (owner/name)")
+    if local.parent.is_dir():  # 'runs/best' with a local runs/: a mistyped folder, not a repo
+        raise WeightsError(f"{repo}: no such folder (and '{local.parent}' is a local folder, so it "
+                           "is not taken as a Hub repo id)")
     try:
         from huggingface_hub import snapshot_download
     except ImportError as e:
@@ -93,8 +96,18 @@ def read_config(folder: str | Path) -> dict:
         config = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise WeightsError(f"{path}: unreadable ({e})") from e
-    if config.get("format") != "jrc" or "model" not in config or "threshold" not in config:
+    if not isinstance(config, dict) or config.get("format") != "jrc" or "model" not in config \
+            or "threshold" not in config:
         raise WeightsError(f"{path}: not a JRC config (needs format='jrc', model, threshold)")
+    version = config.get("version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise WeightsError(f"{path}: format version {version!r} is newer than this jrc reads "
+                           f"({FORMAT_VERSION}); update jrc")
+    t = config["threshold"]
+    if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 1.0:
+        raise WeightsError(f"{path}: threshold must be a probability in [0, 1], got {t!r}")
+    if not isinstance(config["model"], dict):
+        raise WeightsError(f"{path}: 'model' must be an object of model settings")
     return config
 
 

@@ -76,3 +76,36 @@ def test_hub_repo_offline_fails_clearly(monkeypatch):
 def test_threshold_must_be_probability(tmp_path, model):
     with pytest.raises(ValueError):
         weights.save(model, tmp_path, threshold=1.5)
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: c.update(threshold=1.5), "threshold must be a probability"),
+    (lambda c: c.update(threshold=None), "threshold must be a probability"),
+    (lambda c: c.update(threshold="high"), "threshold must be a probability"),
+    (lambda c: c.update(version=99), "newer than this jrc reads"),
+    (lambda c: c["model"].update(mean=[0.5, 0.5]), "mean must be 3 numbers"),
+    (lambda c: c["model"].update(std=[0.5, 0.0, 0.5]), "std must be positive"),
+    (lambda c: c["model"].update(input_size="224"), "input_size must be an integer"),
+    (lambda c: c.update(model=[1, 2]), "'model' must be an object"),
+])
+def test_bad_config_values_are_weights_errors(tmp_path, model, edit, fragment):
+    weights.save(model, tmp_path, threshold=0.5)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    edit(cfg)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(weights.WeightsError, match=fragment) as e:
+        weights.load(tmp_path)
+    assert str(tmp_path) in str(e.value)
+
+
+def test_config_that_is_not_an_object(tmp_path):
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(weights.WeightsError, match="not a JRC config"):
+        weights.load(tmp_path)
+
+
+def test_mistyped_local_folder_is_not_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(weights.WeightsError, match="no such folder"):
+        weights.load("runs/best")
