@@ -24,17 +24,18 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / "face"
+from jrc.paths import weights_root
+
+WEIGHTS_DIR = weights_root() / "face"
 FACE_MODELS = {
     "short_range": WEIGHTS_DIR / "face_detection_short_range.tflite",
     "full_range": WEIGHTS_DIR / "face_detection_full_range_sparse.tflite",
 }
-# model -> (scale, shift): medians measured by benchmarks/crop_framing.py
+# model -> (scale, shift), chosen from benchmarks/crop_framing.py (module docstring: why)
 FRAMING = {"short_range": (1.05, 0.13), "full_range": (1.0, 0.075)}
 DEFAULT_FACE_MODEL = "short_range"
 CROP_SCALE, CROP_SHIFT = FRAMING[DEFAULT_FACE_MODEL]

@@ -26,8 +26,27 @@ def test_analyze_crops_matches_image_path(detector, astronaut):
     (face,) = detector.analyze_image(astronaut)
     (again,) = detector.analyze_crops([face.crop])
     assert again.score == pytest.approx(face.score, abs=1e-5)
-    big = detector.analyze_crops([np.kron(face.crop, np.ones((2, 2, 1), np.uint8))])[0]
-    assert 0 <= big.score <= 1
+    big = np.kron(face.crop, np.ones((2, 2, 1), np.uint8))  # area-resizes back to the exact crop
+    (again,) = detector.analyze_crops([big], reframe=False)
+    assert again.score == pytest.approx(face.score, abs=1e-5)
+
+
+def test_missing_face_model_fails_at_load(monkeypatch, tmp_path):
+    from jrc import faces
+    from jrc.weights import WeightsError
+
+    monkeypatch.setitem(faces.FACE_MODELS, "full_range", tmp_path / "gone.tflite")
+    with pytest.raises(WeightsError, match=r"face model 'full_range' not found at .*gone\.tflite"):
+        Detector.from_pretrained(backend="torch", with_decoder=False)
+
+
+def test_weights_root_falls_back_to_the_working_folder(monkeypatch, tmp_path):
+    from jrc import paths
+
+    assert paths.weights_root() == paths._CHECKOUT_WEIGHTS  # a checkout: beside the package
+    monkeypatch.setattr(paths, "_CHECKOUT_WEIGHTS", tmp_path / "site-packages" / "weights")
+    monkeypatch.chdir(tmp_path)
+    assert paths.weights_root() == tmp_path / "weights"  # pip install .: ./weights
 
 
 def test_no_face_returns_empty(detector, no_face_image):
