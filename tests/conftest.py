@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("JRC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 WEIGHTS = ROOT / "weights"
 
-needs_data = pytest.mark.skipif(not SHARED_DATA.is_dir(),
+needs_data = pytest.mark.skipif(not (SHARED_DATA / "ffpp-crops").is_dir(),
                                 reason=f"research data not present at {SHARED_DATA}")
 needs_weights = pytest.mark.skipif(not (WEIGHTS / "model.safetensors").is_file(),
                                    reason="no trained weights in weights/")

@@ -5,10 +5,24 @@ import pytest
 from jrc import media
 
 
-def test_load_image_rgb_and_exif(tmp_path, astronaut):
+def test_load_image_rgb(tmp_path, astronaut):
     p = tmp_path / "a.png"
     cv2.imwrite(str(p), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     assert np.array_equal(media.load_image(p), astronaut)
+
+
+def test_load_image_applies_exif_orientation(tmp_path, astronaut):
+    """A phone photo stored sideways with Orientation=6 ("rotate 90 clockwise to view")."""
+    from PIL import Image
+
+    stored = np.ascontiguousarray(np.rot90(astronaut[:, :400], k=1))  # 400 x 512, sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    p = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(p, quality=95, exif=exif)
+    got = media.load_image(p)
+    assert got.shape == (512, 400, 3)  # upright, not as stored
+    assert np.abs(got.astype(int) - astronaut[:, :400]).mean() < 3
 
 
 @pytest.mark.parametrize("key,fragment", [("empty", "empty file"), ("truncated", "truncated")])

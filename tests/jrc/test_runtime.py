@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import needs_data
 
 from jrc import runtime
 from jrc import weights as jrc_weights
@@ -203,19 +204,14 @@ def scan_weights(tmp_path_factory) -> Path:
     return dst
 
 
-@needs_export
-def test_scan_onnx_and_torch_agree(tmp_path_factory, crops, tmp_path):
+def _scan_backends_agree(images, weights, tmp_path) -> None:
+    """``jrc scan --crops`` on torch and ONNX Runtime: every crop ok, scores within 1e-3."""
     import cv2
 
-    from export.samples import SHARED_CROPS, folder_crops
     from jrc.cli import main
 
-    images = list(crops)
-    if SHARED_CROPS.is_dir():
-        images += list(folder_crops(SHARED_CROPS, 224, 12))
     for i, c in enumerate(images):
         cv2.imwrite(str(tmp_path / f"crop{i:02d}.png"), cv2.cvtColor(c, cv2.COLOR_RGB2BGR))
-    weights = scan_weights(tmp_path_factory)
     scores = {}
     for backend in ("torch", "onnx"):
         out = tmp_path / f"{backend}.jsonl"
@@ -226,6 +222,20 @@ def test_scan_onnx_and_torch_agree(tmp_path_factory, crops, tmp_path):
         scores[backend] = np.array([r["score"] for r in recs])
     assert (weights / "model.onnx").is_file()
     assert np.abs(scores["onnx"] - scores["torch"]).max() <= 1e-3
+
+
+@needs_export
+def test_scan_onnx_and_torch_agree(tmp_path_factory, crops, tmp_path):
+    _scan_backends_agree(list(crops), scan_weights(tmp_path_factory), tmp_path)
+
+
+@needs_export
+@needs_data
+def test_scan_onnx_and_torch_agree_on_ffpp_crops(tmp_path_factory, tmp_path):
+    from export.samples import SHARED_CROPS, folder_crops
+
+    _scan_backends_agree(list(folder_crops(SHARED_CROPS, 224, 12)), scan_weights(tmp_path_factory),
+                         tmp_path)
 
 
 @pytest.mark.parametrize("name, backend", [("torch-cpu", "torch"), ("torch-cuda-fp16", "torch"),
