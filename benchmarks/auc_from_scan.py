@@ -48,10 +48,13 @@ def main() -> None:
     if args.against and not paths:
         print(f"error: {args.jsonl} and {args.against} have no scored file in common", file=sys.stderr)
         raise SystemExit(2)
+    if not paths:
+        print(f"error: {args.jsonl} has no record with status ok", file=sys.stderr)
+        raise SystemExit(2)
     y = np.array([label_of(p) for p in paths])
     s = np.array([ok[p]["score"] for p in paths])
     t = np.array([other[p]["score"] for p in paths]) if args.against else None
-    thr = ok[paths[0]]["threshold"] if paths else 0.5
+    thr = ok[paths[0]]["threshold"]
     groups = {"all": np.ones(len(paths), bool)}
     if args.by_source:
         src = np.array([Path(p).parent.name for p in paths])

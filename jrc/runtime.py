@@ -223,7 +223,9 @@ def onnx_runner(checkpoint: Checkpoint, with_decoder: bool, providers: str = "au
             if runner.meta.get("weights_sha256") == sha and runner.precision == "fp32":
                 log.info("onnx: using %s", path)
                 return runner
-            log.warning("%s was exported from other weights: exporting again", path)
+            why = ("was exported from other weights" if runner.meta.get("weights_sha256") != sha
+                   else f"is {runner.precision}, not fp32")
+            log.warning("%s %s: exporting again", path, why)
     target = _target(candidates)
     from export.onnx import ExportError, export_and_verify, require_export_deps
 
