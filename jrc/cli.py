@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from jrc.detector import Detector, FaceResult
@@ -23,6 +24,7 @@ from jrc.video import VideoReport, analyze_video
 from jrc.weights import WeightsError
 
 CROP_BATCH = 32
+CROP_BATCH_PIXELS = 64 * 1024**2  # decoded pixels per batch (~200 MB as RGB)
 
 
 def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
@@ -95,7 +97,7 @@ def _input_error(p: Path, expected: str) -> str | None:
     return None
 
 
-def _score_crops(detector: Detector, images: dict[int, object], reframe: bool
+def _score_crops(detector: Detector, images: dict[int, np.ndarray], reframe: bool
                  ) -> tuple[dict[int, FaceResult], dict[int, str]]:
     """Score a batch; if the batch fails, score its crops one by one so only the culprit fails."""
     try:
@@ -112,29 +114,48 @@ def _score_crops(detector: Detector, images: dict[int, object], reframe: bool
     return scored, errors
 
 
+def _load_crop(p: Path) -> np.ndarray:
+    why = _input_error(p, "an image")
+    if why is None and kind_of(p) != "image":
+        why = f"{p}: --crops expects image files"
+    if why:
+        raise MediaError(why)
+    return load_image(p)
+
+
+def _crop_batches(paths: list[Path]) -> Iterator[list[tuple[Path, np.ndarray | str]]]:
+    """Consecutive batches of ``(path, image or error)``: at most ``CROP_BATCH`` files and, beyond
+    the first image, ``CROP_BATCH_PIXELS`` decoded pixels, so large photos given as crops do not
+    pile up in memory."""
+    batch: list[tuple[Path, np.ndarray | str]] = []
+    pixels = 0
+    for p in paths:
+        try:
+            item: np.ndarray | str = _load_crop(p)
+        except MediaError as e:
+            item = str(e)
+        size = item.shape[0] * item.shape[1] if isinstance(item, np.ndarray) else 0
+        if batch and (len(batch) == CROP_BATCH or pixels + size > CROP_BATCH_PIXELS):
+            yield batch
+            batch, pixels = [], 0
+        batch.append((p, item))
+        pixels += size
+    if batch:
+        yield batch
+
+
 def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> Iterator[dict]:
     """Already-cropped faces, scored in batches, in input order; unreadable files -> error.
 
     ``reframe``: re-cut each crop around its detected face with the training framing (a crop
     without a detectable face is scored as given; its record says ``"reframed": false``)."""
     t = detector.threshold
-    for i in range(0, len(paths), CROP_BATCH):
-        chunk = paths[i:i + CROP_BATCH]
-        images: dict[int, object] = {}
-        errors: dict[int, str] = {}
-        for j, p in enumerate(chunk):
-            try:
-                why = _input_error(p, "an image")
-                if why is None and kind_of(p) != "image":
-                    why = f"{p}: --crops expects image files"
-                if why:
-                    raise MediaError(why)
-                images[j] = load_image(p)
-            except MediaError as e:
-                errors[j] = str(e)
+    for batch in _crop_batches(paths):
+        images = {j: item for j, (_, item) in enumerate(batch) if isinstance(item, np.ndarray)}
+        errors = {j: item for j, (_, item) in enumerate(batch) if isinstance(item, str)}
         scored, failed = _score_crops(detector, images, reframe)
-        errors.update({j: f"{chunk[j]}: {why}" for j, why in failed.items()})
-        for j, p in enumerate(chunk):
+        errors.update({j: f"{batch[j][0]}: {why}" for j, why in failed.items()})
+        for j, (p, _) in enumerate(batch):
             if j in errors:
                 yield record(p, "crop", t, error=errors[j])
             else:

@@ -137,3 +137,17 @@ def test_collect_paths_recurses_known_types(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     got = [p.relative_to(tmp_path).as_posix() for p in cli.collect_paths([str(tmp_path)], None)]
     assert got == ["a/b/y.mp4", "a/x.jpg"]
+
+
+def test_crop_batches_bound_count_and_pixels(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "CROP_BATCH", 3)
+    monkeypatch.setattr(cli, "CROP_BATCH_PIXELS", 300 * 300)
+    paths = []
+    for i, side in enumerate([40, 40, 40, 40, 270, 180, 600]):
+        paths.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), np.zeros((side, side, 3), np.uint8))
+    paths.insert(2, tmp_path / "gone.png")
+    sizes = [[item.shape[0] if isinstance(item, np.ndarray) else "err" for _, item in b]
+             for b in cli._crop_batches(paths)]
+    # 3 files at most; 270^2 + 180^2 > 300^2 splits; a 600-px image alone may exceed the budget
+    assert sizes == [[40, 40, "err"], [40, 40, 270], [180], [600]]
