@@ -108,3 +108,10 @@ def test_missing_weights_exit_1(capsys, tmp_path):
     assert export_onnx.main(["--weights", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nowhere" in err and "Traceback" not in err
+
+
+def test_parity_checks_every_output():
+    ok = export_onnx.Parity(4, "x", "fp32", {"score": 1e-6, "reconstruction": 2e-6, "mask": 2e-6})
+    broken_decoder = export_onnx.Parity(4, "x", "fp32", {"score": 1e-6, "reconstruction": 0.3, "mask": 2e-6})
+    assert ok.ok and not broken_decoder.ok
+    assert "FAILED" in broken_decoder.line() and not export_onnx.Parity(4, "x", "fp32", {}).ok
