@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from jrc.media import MAX_IMAGE_SIDE
 from jrc.paths import weights_root
 
 WEIGHTS_DIR = weights_root() / "face"
@@ -216,6 +217,9 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
         raise ValueError("expected an HxW or HxWxC image array")
     if image.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels, got {image.dtype}")
+    if max(image.shape[:2]) > MAX_IMAGE_SIDE:
+        raise ValueError(f"image too long ({image.shape[1]}x{image.shape[0]}; sides up to "
+                         f"{MAX_IMAGE_SIDE} px)")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:

@@ -11,6 +11,7 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 MAX_IMAGE_PIXELS = 80_000_000  # ~ 10k x 8k; larger images are refused, not silently resized
 MAX_FILE_BYTES = 8 * 1024**3
+MAX_IMAGE_SIDE = 16_384  # OpenCV inside mediapipe aborts the process at 32,767 px and more
 
 
 class MediaError(ValueError):
@@ -37,6 +38,16 @@ def check_file(path: str | Path) -> Path:
     return path
 
 
+def check_image_size(w: int, h: int, name: str | Path = "image") -> None:
+    """Refuse images over ``MAX_IMAGE_PIXELS`` or with a side over ``MAX_IMAGE_SIDE`` (the face
+    detector's OpenCV aborts the whole process on sides of 32767 px and more)."""
+    if w * h > MAX_IMAGE_PIXELS:
+        raise MediaError(f"{name}: image too large ({w}x{h} = {w * h / 1e6:.0f} MP; "
+                         f"limit {MAX_IMAGE_PIXELS / 1e6:.0f} MP)")
+    if max(w, h) > MAX_IMAGE_SIDE:
+        raise MediaError(f"{name}: image too long ({w}x{h}; sides up to {MAX_IMAGE_SIDE} px)")
+
+
 def load_image(path: str | Path) -> np.ndarray:
     """Decode an image fully (EXIF orientation applied) to RGB uint8, or raise MediaError.
 
@@ -51,18 +62,21 @@ def load_image(path: str | Path) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
-                if w * h > MAX_IMAGE_PIXELS:
-                    raise MediaError(f"{path}: image too large ({w}x{h} = {w * h / 1e6:.0f} MP; "
-                                     f"limit {MAX_IMAGE_PIXELS / 1e6:.0f} MP)")
+                check_image_size(w, h, path)
                 im.load()
                 im = ImageOps.exif_transpose(im)
+                if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: PIL would clip it
+                    a = np.asarray(im, dtype=np.float64)
+                    top = 65535.0 if im.mode.startswith("I;16") or a.max() <= 65535 else a.max()
+                    im = Image.fromarray(np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8))
                 rgb = np.asarray(im.convert("RGB"))
     except MediaError:
         raise
     except UnidentifiedImageError:
         raise MediaError(f"{path}: not a readable image (unknown or corrupt format)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as e:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise MediaError(f"{path}: image too large (over {MAX_IMAGE_PIXELS / 1e6:.0f} MP)") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise MediaError(f"{path}: corrupt or truncated image ({e})") from None
     if min(rgb.shape[:2]) < 16:
         raise MediaError(f"{path}: image too small ({rgb.shape[1]}x{rgb.shape[0]})")

@@ -51,3 +51,33 @@ def test_huge_image_refused(tmp_path, monkeypatch):
 def test_kind_of():
     assert media.kind_of("a/B.JPG") == "image" and media.kind_of("x.webm") == "video"
     assert media.kind_of("notes.txt") is None
+
+
+def test_very_long_image_refused_before_detection(tmp_path):
+    """A 1.9 KB PNG of 16 x 40000 px would abort the process inside the face detector."""
+    p = tmp_path / "wide.png"
+    cv2.imwrite(str(p), np.zeros((16, 40_000, 3), np.uint8))
+    with pytest.raises(media.MediaError, match=r"wide\.png: image too long"):
+        media.load_image(p)
+    from jrc.faces import check_rgb
+
+    with pytest.raises(ValueError, match="too long"):
+        check_rgb(np.zeros((16, 40_000, 3), np.uint8))
+
+
+def test_decompression_bomb_reads_as_too_large(tmp_path, monkeypatch):
+    from PIL import Image
+
+    p = tmp_path / "big.png"
+    cv2.imwrite(str(p), np.zeros((300, 300, 3), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200 * 200)  # PIL warns before our own limit
+    with pytest.raises(media.MediaError, match=r"big\.png: image too large"):
+        media.load_image(p)
+
+
+def test_16_bit_grey_png_keeps_its_tones(tmp_path, astronaut):
+    grey = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    p = tmp_path / "g16.png"
+    cv2.imwrite(str(p), grey.astype(np.uint16) * 257)  # 16-bit grey, full range
+    got = media.load_image(p)
+    assert got.shape == (*grey.shape, 3) and np.abs(got[..., 0].astype(int) - grey).max() <= 1
