@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(str(e)) from None
     cfg.update(parse_overrides(args.set, DEFAULTS))
     cfg["resume"] = args.resume
-    best = train(cfg)
+    try:
+        best = train(cfg)
+    except (ValueError, FileNotFoundError) as e:  # settings and inputs; a bug still shows its traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"best weights: {best}")
     return 0
 

@@ -184,6 +184,30 @@ def is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def check_settings(cfg: dict) -> None:
+    """ValueError/FileNotFoundError for numeric settings out of range and missing inputs, before any
+    work (a refused run writes nothing)."""
+    ints = {"epochs": 1, "steps_per_epoch": 0, "batch_size": 2, "freeze_blocks": 0, "threads": 0}
+    for key, low in ints.items():
+        v = cfg[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise ValueError(f"{key}={v!r}: expected an integer >= {low}")
+    for key in ("lr", "encoder_lr_mult", "weight_decay", "lambda_rec", "lambda_mask"):
+        v = cfg[key]
+        if not is_number(v) or v < 0 or (key == "lr" and v == 0):
+            raise ValueError(f"{key}={v!r}: expected a number {'> 0' if key == 'lr' else '>= 0'}")
+    v = cfg["val_frac"]
+    if not is_number(v) or not 0 < v < 1:
+        raise ValueError(f"val_frac={v!r}: expected a fraction in (0, 1); the best epoch is chosen on "
+                         "validation, so some is needed")
+    if not Path(cfg["data"]).is_dir():
+        raise FileNotFoundError(f"data={cfg['data']}: no such folder (a labelled crop folder, "
+                                "<source>/*.jpg)")
+    if cfg.get("resume") and not (Path(cfg["out"]) / "last.pt").is_file():
+        raise FileNotFoundError(f"--resume: no {Path(cfg['out']) / 'last.pt'} to continue from "
+                                "(check out=, or start without --resume)")
+
+
 def check_distill(cfg: dict) -> None:
     """ValueError for distillation settings that would be ignored or make no sense."""
     lam = cfg["lambda_distill"]
@@ -451,6 +475,7 @@ def train(cfg: dict) -> Path:
     decay = cfg["ema"]
     if not is_number(decay) or not 0 <= decay < 1:
         raise ValueError(f"ema={decay!r}: expected a decay in [0, 1), 0 = off")
+    check_settings(cfg)
     check_distill(cfg)
     rank, world, device = setup_distributed()
     torch.manual_seed(cfg["seed"])
@@ -462,6 +487,12 @@ def train(cfg: dict) -> Path:
     raw = make_model(cfg).to(device).to(memory_format=torch.channels_last)
     teacher = load_teacher(cfg, raw.config.input_size, device)
     data = PairedData(cfg, raw.config.input_size, rank)
+    if len(data.real) < world * (cfg["batch_size"] // 2):
+        raise ValueError(f"{len(data.real)} training reals cannot fill one batch of batch_size="
+                         f"{cfg['batch_size']} (half reals) on {world} process(es)")
+    if not len(data.fake) and data.n_paired_reals and cfg["sbi_ratio"] < 1:
+        raise ValueError(f"no FF++ fakes in the training part of {cfg['data']} (sources="
+                         f"{cfg['sources']}): set sbi_ratio: 1 to train on self-blended fakes only")
     out.mkdir(parents=True, exist_ok=True)  # after the checks above, so a refused run leaves nothing
     model = DistributedDataParallel(raw, find_unused_parameters=True) if world > 1 else raw
     decode = bool(cfg["lambda_rec"] or cfg["lambda_mask"])  # classifier-only skips the decoder

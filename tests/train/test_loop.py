@@ -182,6 +182,42 @@ def test_probabilities_outside_0_1_are_refused(tiny_dataset, tmp_path, settings)
         train(tiny_cfg(tiny_dataset, tmp_path, **settings))
 
 
+@pytest.mark.parametrize("settings, match", [
+    ({"lr": -1}, r"lr=-1: expected a number > 0"),
+    ({"lr": "abc"}, "lr='abc'"),
+    ({"epochs": 0}, r"epochs=0: expected an integer >= 1"),
+    ({"epochs": "abc"}, "epochs='abc'"),
+    ({"batch_size": 1}, r"batch_size=1: expected an integer >= 2"),
+    ({"steps_per_epoch": -1}, "steps_per_epoch=-1"),
+    ({"weight_decay": -0.1}, "weight_decay"),
+    ({"val_frac": 0}, r"val_frac=0: expected a fraction in \(0, 1\)"),
+    ({"val_frac": 1.5}, "val_frac=1.5"),
+    ({"batch_size": 64}, "cannot fill one batch"),
+    ({"sources": ["youtube"], "sbi_ratio": 0.5}, "set sbi_ratio: 1"),
+])
+def test_bad_numbers_and_impossible_runs_are_refused_and_write_nothing(tiny_dataset, tmp_path, settings,
+                                                                       match):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=match):
+        train({**tiny_cfg(tiny_dataset, out), "cache_dir": str(tmp_path / "cache"), **settings})
+    assert not out.exists()
+
+
+def test_missing_data_and_resume_without_a_checkpoint_are_named(tiny_dataset, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data=.*nowhere: no such folder"):
+        train(tiny_cfg(tmp_path / "nowhere", tmp_path / "run"))
+    with pytest.raises(FileNotFoundError, match=r"--resume: no .*last\.pt"):
+        train(tiny_cfg(tiny_dataset, tmp_path / "typo", resume=True))
+
+
+def test_cli_reports_bad_settings_without_a_traceback(tiny_dataset, tmp_path, capsys):
+    from train.__main__ import main
+
+    assert main(["--set", f"data={tiny_dataset}", f"out={tmp_path / 'o'}", "lr=-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: lr=-1") and "Traceback" not in err
+
+
 def test_split_key_ties_a_grouped_split_to_the_size_its_groups_were_computed_at():
     grouped = {**DEFAULTS, "val_split": "grouped"}
     assert split_key(grouped, 288) != split_key(grouped, 224)  # groups differ slightly by size
