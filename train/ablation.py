@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -106,8 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/ablation"))
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
-    base = {**DEFAULTS, **load_config(args.config)}
+    if args.lomo_epochs < 0 or args.frames < 1:
+        p.error("--lomo-epochs must be >= 0 and --frames >= 1")
+    try:
+        base = {**DEFAULTS, **load_config(args.config)}
+    except (OSError, ValueError) as e:
+        p.error(str(e))
     base.update(parse_overrides(args.set, DEFAULTS))
+    try:
+        return _run_all(args, base)
+    except (ValueError, FileNotFoundError) as e:  # settings and inputs, as `python -m train` reports them
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run_all(args: argparse.Namespace, base: dict) -> int:
+    """Every variant, then every leave-one-method-out run; the tables are rewritten after each."""
     args.out.mkdir(parents=True, exist_ok=True)
     e, n, b = base["epochs"], base["steps_per_epoch"], base["batch_size"]
     budget = f"{e} epochs x {n} steps x batch {b} ({e * n * b} images), seed {base['seed']}"

@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                          "a paired 95%% bootstrap interval (is the difference more than sampling noise?)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     args = ap.parse_args(argv)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # now, not after minutes of scoring
     try:
         out = compare(args.weights, args.against) if args.against else unseen_by_method(args.weights)
     except (OSError, ValueError, jrc_weights.WeightsError) as e:
