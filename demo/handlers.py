@@ -37,6 +37,7 @@ log = logging.getLogger("demo")
 MAX_VIDEO_MB = 200
 MAX_VIDEO_SECONDS = 600
 MAX_FRAMES = 64
+DEFAULT_FRAMES = 32  # frames sampled per video unless the user picks another number
 DISPLAY_SIDE = 1600  # annotated images larger than this are shown downscaled
 LIVE_SIDE = 640  # webcam frames are analysed and returned at most this large
 OUTPUT_TTL_S = 3600  # outputs (annotated media, reports) are kept this long for download
@@ -304,6 +305,9 @@ def check_video(path: str | Path, max_mb: float | None = None,
     if fps > 0 and total / fps > max_seconds:
         raise MediaError(f"{p}: video too long ({total / fps:.0f} s; this demo accepts up to "
                          f"{max_seconds:.0f} s; trim it, or use `python -m jrc scan`)")
+    if fps <= 0 and total > max_seconds * 60:  # no frame rate: bound it as if it were 60 fps
+        raise MediaError(f"{p}: video too long ({total} frames and no frame rate; this demo accepts up "
+                         f"to {max_seconds:.0f} s; trim it, or use `python -m jrc scan`)")
     return total, fps
 
 

@@ -90,7 +90,8 @@ def build(engine: Engine) -> gr.Blocks:
         def cb(k: int, n: int) -> None:
             progress(k / n, desc=f"frame {k}/{n}")
 
-        out = handlers.analyze_video_file(engine, path, int(frames), cb)
+        frames = handlers.DEFAULT_FRAMES if frames in (None, "") else int(frames)  # API callers may omit it
+        out = handlers.analyze_video_file(engine, path, frames, cb)
         video, verdict, tracks, timeline, report = out.as_tuple()
         plot = gr.LinePlot(value=timeline, x_title=out.x_title, color_map=overlays.series_colors(timeline))
         return video, verdict, tracks, plot, report
@@ -137,7 +138,7 @@ def build(engine: Engine) -> gr.Blocks:
                     with gr.Column(scale=2):
                         video_in = gr.Video(label="Video (mp4, webm, mov, avi)", sources=["upload"],
                                             height=300, elem_id="jrc-video-in")
-                        frames = gr.Slider(4, handlers.MAX_FRAMES, value=32, step=1,
+                        frames = gr.Slider(4, handlers.MAX_FRAMES, value=handlers.DEFAULT_FRAMES, step=1,
                                            label="Frames sampled evenly over the video")
                         video_btn = gr.Button("Analyze video", variant="primary")
                         gr.Markdown(f"Limits: {handlers.MAX_VIDEO_MB} MB, {handlers.MAX_VIDEO_SECONDS // 60} "
