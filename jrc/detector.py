@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from jrc import weights as jrc_weights
-from jrc.faces import DEFAULT_FACE_MODEL, FACE_MODELS, Face, FaceDetector, check_rgb, detect_and_crop
+from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop, face_model_path
 from jrc.preprocess import normalize, to_uint8
 from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner
 
@@ -116,13 +116,11 @@ class Detector:
         if kwargs.get("tta") and with_decoder:
             kwargs["mirror_runner"] = _score_only_twin(ckpt, runner, kwargs.get("mirror_runner"))
         face_model = ckpt.meta.get("face_model", DEFAULT_FACE_MODEL)
-        for name in dict.fromkeys((face_model, "full_range")):  # the model and its fallback
-            path = FACE_MODELS.get(name)
-            if path is None or not path.is_file():
-                raise jrc_weights.WeightsError(
-                    f"face model {name!r} not found" + (f" at {path}" if path else "") +
-                    " (the weights/face/ folder of the repository; run from a checkout, or from a "
-                    "folder that holds weights/)")
+        try:  # the model and its fallback exist now, not at the first detection
+            for name in (face_model, "full_range"):
+                face_model_path(name)
+        except (ValueError, FileNotFoundError) as e:
+            raise jrc_weights.WeightsError(str(e)) from None
         return cls(runner, ckpt.threshold, face_model=face_model, meta=ckpt.meta, **kwargs)
 
     @property

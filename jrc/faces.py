@@ -24,11 +24,12 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from jrc.media import MAX_IMAGE_SIDE
+from jrc.media import check_image_side
 from jrc.paths import weights_root
 
 WEIGHTS_DIR = weights_root() / "face"
@@ -59,6 +60,18 @@ class Face:
         return {"box": [round(v, 1) for v in self.box], "det_score": round(self.score, 4)}
 
 
+def face_model_path(model: str) -> Path:
+    """The vendored BlazeFace file of ``model``; ValueError if unknown, FileNotFoundError if missing."""
+    if model not in FACE_MODELS:
+        raise ValueError(f"unknown face model {model!r}; choose from {sorted(FACE_MODELS)}")
+    path = FACE_MODELS[model]
+    if not path.is_file():
+        raise FileNotFoundError(f"face model {model!r} not found at {path} (the weights/face/ folder "
+                                "of the repository; run from a checkout, or from a folder that holds "
+                                "weights/)")
+    return path
+
+
 class FaceDetector:
     """BlazeFace through the mediapipe Tasks API, using the models vendored in ``weights/face``.
 
@@ -69,13 +82,9 @@ class FaceDetector:
 
     def __init__(self, model: str = DEFAULT_FACE_MODEL, min_score: float = 0.5,
                  max_faces: int = 8, fallback: str | None = None) -> None:
-        if model not in FACE_MODELS:
-            raise ValueError(f"unknown face model {model!r}; choose from {sorted(FACE_MODELS)}")
-        path = FACE_MODELS[model]
+        path = face_model_path(model)
         self.model = model
         self.scale, self.shift = FRAMING[model]
-        if not path.is_file():
-            raise FileNotFoundError(f"face model not found: {path}")
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python.vision import FaceDetector as _MPFaceDetector
         from mediapipe.tasks.python.vision import FaceDetectorOptions
@@ -217,9 +226,7 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
         raise ValueError("expected an HxW or HxWxC image array")
     if image.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels, got {image.dtype}")
-    if max(image.shape[:2]) > MAX_IMAGE_SIDE:
-        raise ValueError(f"image too long ({image.shape[1]}x{image.shape[0]}; sides up to "
-                         f"{MAX_IMAGE_SIDE} px)")
+    check_image_side(image.shape[1], image.shape[0])  # a MediaError, i.e. a ValueError
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:

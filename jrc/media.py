@@ -38,14 +38,20 @@ def check_file(path: str | Path) -> Path:
     return path
 
 
-def check_image_size(w: int, h: int, name: str | Path = "image") -> None:
-    """Refuse images over ``MAX_IMAGE_PIXELS`` or with a side over ``MAX_IMAGE_SIDE`` (the face
-    detector's OpenCV aborts the whole process on sides of 32767 px and more)."""
+def check_image_side(w: int, h: int, name: str | Path | None = None) -> None:
+    """Refuse a side over ``MAX_IMAGE_SIDE``: the face detector's OpenCV aborts the whole process
+    on sides of 32767 px and more. Files and arrays (:func:`jrc.faces.check_rgb`) both pass here."""
+    if max(w, h) > MAX_IMAGE_SIDE:
+        raise MediaError(f"{f'{name}: ' if name else ''}image too long ({w}x{h}; sides up to "
+                         f"{MAX_IMAGE_SIDE} px)")
+
+
+def check_image_size(w: int, h: int, name: str | Path) -> None:
+    """Refuse images over ``MAX_IMAGE_PIXELS``, or with a side over ``MAX_IMAGE_SIDE``."""
     if w * h > MAX_IMAGE_PIXELS:
         raise MediaError(f"{name}: image too large ({w}x{h} = {w * h / 1e6:.0f} MP; "
                          f"limit {MAX_IMAGE_PIXELS / 1e6:.0f} MP)")
-    if max(w, h) > MAX_IMAGE_SIDE:
-        raise MediaError(f"{name}: image too long ({w}x{h}; sides up to {MAX_IMAGE_SIDE} px)")
+    check_image_side(w, h, name)
 
 
 def load_image(path: str | Path) -> np.ndarray:
