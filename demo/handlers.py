@@ -30,7 +30,7 @@ from demo.video_out import WebmWriter, playback_fps
 from jrc.cli import image_record, record, video_record
 from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file, kind_of, load_image
-from jrc.video import VideoReport, analyze_video, iou, open_video, sample_indices
+from jrc.video import OpenVideo, VideoReport, analyze_video, iou, open_video, sample_indices
 
 log = logging.getLogger("demo")
 
@@ -285,8 +285,9 @@ class VideoOutput:
 
 
 def check_video(path: str | Path, max_mb: float | None = None,
-                max_seconds: float | None = None) -> tuple[int, float]:
-    """Size, type and duration limits before any decoding work; returns (frames, fps)."""
+                max_seconds: float | None = None) -> OpenVideo:
+    """Size, type and duration limits before any decoding work; returns the opened video (whose frame
+    count a duration-less WebM needed a decoding pass for, so it is opened once, not twice)."""
     max_mb = MAX_VIDEO_MB if max_mb is None else max_mb
     max_seconds = MAX_VIDEO_SECONDS if max_seconds is None else max_seconds
     p = check_file(path)
@@ -300,15 +301,16 @@ def check_video(path: str | Path, max_mb: float | None = None,
     if mb > max_mb:
         raise MediaError(f"{p}: video too large ({mb:.0f} MB; this demo accepts up to {max_mb:.0f} MB)")
     video = open_video(p)
-    video.release()
     total, fps = video.n_frames, video.fps
     if fps > 0 and total / fps > max_seconds:
+        video.release()
         raise MediaError(f"{p}: video too long ({total / fps:.0f} s; this demo accepts up to "
                          f"{max_seconds:.0f} s; trim it, or use `python -m jrc scan`)")
     if fps <= 0 and total > max_seconds * 60:  # no frame rate: bound it as if it were 60 fps
+        video.release()
         raise MediaError(f"{p}: video too long ({total} frames and no frame rate; this demo accepts up "
                          f"to {max_seconds:.0f} s; trim it, or use `python -m jrc scan`)")
-    return total, fps
+    return video
 
 
 def track_table(report: VideoReport) -> pd.DataFrame:
@@ -332,9 +334,10 @@ def analyze_video_file(engine: Engine, path: str | None, frames: int = 32,
     name = Path(path).name
     t = engine.threshold
     frames = int(max(1, min(MAX_FRAMES, frames)))
-    writer = None
+    writer = opened = None
     try:
-        total, fps = check_video(path)
+        opened = check_video(path)
+        total, fps = opened.n_frames, opened.fps
         n = len(sample_indices(total, frames))
         writer = WebmWriter(engine.out_path(f"{Path(name).stem}.annotated.webm"),
                             playback_fps(n, total / fps if fps else None))
@@ -347,15 +350,19 @@ def analyze_video_file(engine: Engine, path: str | None, frames: int = 32,
             overlays.tag(img, stamp, 4, img.shape[0] - 4, (30, 30, 30), 0.5)
             writer.write(img)
 
-        report = analyze_video(engine.locked(), path, frames=frames, progress=progress, on_frame=on_frame)
+        report = analyze_video(engine.locked(), opened, frames=frames, progress=progress, on_frame=on_frame)
         video = writer.close()
     except MediaError as e:
+        if opened is not None:
+            opened.release()
         if writer is not None:
             writer.close()
         msg = public_message(e, path)
         rec = record(name, kind_of(path), t, error=msg)
         return VideoOutput(None, error_md(msg), empty_tracks, empty_tl, write_report(engine, rec, name), rec)
     except Exception as e:
+        if opened is not None:
+            opened.release()
         if writer is not None:
             writer.close()
         log.exception("video analysis failed for %s", name)

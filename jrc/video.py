@@ -119,6 +119,7 @@ class OpenVideo:
     """An open capture with its frame count and frame rate; ``seekable`` is False when the container
     carries no frame count (then the count came from decoding and frames are read in order)."""
 
+    path: Path
     cap: cv2.VideoCapture
     n_frames: int
     fps: float
@@ -157,12 +158,12 @@ def open_video(path: str | Path) -> OpenVideo:
     reported = cap.get(cv2.CAP_PROP_FRAME_COUNT)
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
     if 0 < reported <= MAX_REPORTED_FRAMES:
-        return OpenVideo(cap, int(reported), fps)
+        return OpenVideo(path, cap, int(reported), fps)
     cap.release()
     n = count_frames(path)
     if n == 0:
         raise MediaError(f"{path}: video has no decodable frames (corrupt or unsupported stream)")
-    return OpenVideo(cv2.VideoCapture(str(path)), n, fps, seekable=False)
+    return OpenVideo(path, cv2.VideoCapture(str(path)), n, fps, seekable=False)
 
 
 def read_sampled(video: OpenVideo, indices: list[int]):
@@ -196,18 +197,22 @@ def iter_frames(path: str | Path, n: int):
         video.release()
 
 
-def analyze_video(detector: Detector, path: str | Path, frames: int = 32,
+def analyze_video(detector: Detector, source: str | Path | OpenVideo, frames: int = 32,
                   min_track_frames: int = 2,
                   progress: Callable[[int, int], None] | None = None,
                   on_frame: Callable[[int, np.ndarray, list[FaceResult]], None] | None = None,
                   ) -> VideoReport:
-    """Score a video. Raises MediaError if it cannot be opened or too many frames fail.
+    """Score a video (a path, or a video :func:`open_video` already opened, which this releases).
+    Raises MediaError if it cannot be opened or too many frames fail.
 
     ``on_frame(index, rgb, results)`` lets callers (the demo) render annotated frames.
     """
     if frames < 1:
+        if isinstance(source, OpenVideo):
+            source.release()
         raise ValueError("frames must be >= 1")
-    video = open_video(path)
+    video = source if isinstance(source, OpenVideo) else open_video(source)
+    path = video.path
     total, fps = video.n_frames, video.fps
     wanted = sample_indices(total, frames)
     tracks: list[Track] = []

@@ -122,6 +122,22 @@ def test_video(engine, astronaut_video):
     assert out.video.endswith(".webm") and n == 8  # one annotated frame per sampled frame
 
 
+def test_video_is_opened_once(engine, astronaut_video, monkeypatch):
+    """The size/duration check hands its open video on, so a duration-less WebM is counted once."""
+    import jrc.video
+
+    opened, real_open = [], jrc.video.open_video
+
+    def counting_open(path):
+        opened.append(path)
+        return real_open(path)
+
+    monkeypatch.setattr(handlers, "open_video", counting_open)
+    monkeypatch.setattr(jrc.video, "open_video", counting_open)
+    out = analyze_video_file(engine, str(astronaut_video), 4)
+    assert report(out)["status"] == "ok" and len(opened) == 1
+
+
 @pytest.mark.parametrize(("name", "message"), [("empty", "empty file"), ("text_mp4", "not a readable video"),
                                                ("truncated", "this is an image")])
 def test_video_bad_files(engine, bad_files, name, message):
