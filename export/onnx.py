@@ -163,6 +163,7 @@ class Parity:
     source: str
     precision: str
     max_abs: dict[str, float] = field(default_factory=dict)
+    reference: str = "torch"
 
     @property
     def tolerance(self) -> float:
@@ -177,7 +178,7 @@ class Parity:
     def line(self) -> str:
         parts = [f"max |Δ{k}| {v:.2e}" for k, v in self.max_abs.items()]
         verdict = "ok" if self.ok else "FAILED"
-        return (f"parity vs torch on {self.n} crops ({self.source}), batch 1 and {self.n}: "
+        return (f"parity vs {self.reference} on {self.n} crops ({self.source}), batch 1 and {self.n}: "
                 f"{', '.join(parts)} (limit {self.tolerance:.0e} on each, {self.precision}) {verdict}")
 
 
@@ -187,11 +188,17 @@ def compare(runner, checkpoint, crops: np.ndarray, source: str, precision: str) 
     from jrc.runtime import TorchRunner
 
     c = checkpoint.config
-    x = normalize(crops, c.mean, c.std)
-    ref = TorchRunner(checkpoint, runner.with_decoder, device="cpu")(x)
+    reference = TorchRunner(checkpoint, runner.with_decoder, device="cpu")
+    return compare_runners(runner, reference, normalize(crops, c.mean, c.std), source, precision, "torch")
+
+
+def compare_runners(runner, reference, x: np.ndarray, source: str, precision: str, name: str) -> Parity:
+    """Every output of ``runner`` at batch N and batch 1 vs ``reference`` at batch N, on the
+    normalised crops ``x``; ``name`` names the reference in the report."""
+    ref = reference(x)
     got_all = runner(x)
     got_one = runner(x[:1])
-    report = Parity(len(x), source, precision)
+    report = Parity(len(x), source, precision, reference=name)
     for k in ref:
         d = float(np.abs(np.asarray(got_all[k], np.float64) - ref[k]).max())
         d1 = float(np.abs(np.asarray(got_one[k], np.float64) - ref[k][:1]).max())

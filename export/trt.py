@@ -171,24 +171,22 @@ def build_and_write(onnx_path: Path, output: Path, fp16: bool, min_batch: int, o
 
 
 def verify_engine(engine_path: Path, onnx_path: Path, crops, source: str):
-    """Engine vs onnxruntime (same ONNX) on real crops; returns (max |Δscore|, tolerance)."""
-    import numpy as np
-
-    from export.onnx import SCORE_TOL
+    """Engine vs onnxruntime (same ONNX) on real crops, every output (score, and reconstruction and
+    mask when the decoder is in), at batch N and 1; the engine is removed and TrtError raised when any
+    output is off by more than the precision's limit. Returns the :class:`export.onnx.Parity`."""
+    from export.onnx import compare_runners
     from jrc.preprocess import normalize
     from jrc.runtime import OnnxRunner, TensorRTRunner
 
     engine = TensorRTRunner(engine_path)
     ref = OnnxRunner(onnx_path, providers="auto")
     x = normalize(crops, engine.config.mean, engine.config.std)
-    a, b = engine(x)["score"], ref(x)["score"]
-    diff = float(np.abs(a.astype(np.float64) - b).max())
-    tol = SCORE_TOL.get(engine.precision, 1e-2)
-    if diff > tol:
+    precision = engine.precision if engine.precision in ("fp16", "fp32") else "fp16"
+    report = compare_runners(engine, ref, x, source, precision, "onnxruntime")
+    if not report.ok:
         engine_path.unlink(missing_ok=True)
-        raise TrtError(f"{engine_path.name}: max |Δscore| {diff:.2e} vs onnxruntime on {len(x)} crops "
-                       f"({source}) exceeds {tol:.0e}")
-    return diff, tol
+        raise TrtError(f"{engine_path.name}: {report.line()}")
+    return report
 
 
 def ensure_engine(checkpoint, with_decoder: bool, fp16: bool = True, min_batch: int = 1,
@@ -310,15 +308,14 @@ def _run(args: argparse.Namespace, trt) -> int:
     path, meta = build_and_write(onnx_path, output, args.fp16, args.min_batch, args.opt_batch,
                                  args.max_batch, args.workspace, args.weak_fp16)
     crops, source = parity_crops(int(meta["input_size"]), 16, args.crops)
-    diff, tol = verify_engine(path, onnx_path, crops, source)
+    parity = verify_engine(path, onnx_path, crops, source)
     print(f"export.trt: {onnx_path} -> {path} ({path.stat().st_size / 1e6:.1f} MB, {meta['precision']}, "
           f"TensorRT {trt.__version__}, {meta['device']}, {time.perf_counter() - t0:.0f} s)")
     print(f"  profile: batch min {args.min_batch} / opt {args.opt_batch} / max {args.max_batch}; "
           f"workspace {args.workspace} GiB; {meta['typing']} typing")
     print(f"  metadata header: architecture={meta['architecture']} "
           f"input_size={meta['input_size']} threshold={float(meta['threshold']):.4f}")
-    print(f"  engine vs onnxruntime on {len(crops)} crops ({source}): max |Δscore| {diff:.2e} "
-          f"(limit {tol:.0e}) ok")
+    print(f"  engine {parity.line()}")
     return 0
 
 

@@ -197,5 +197,34 @@ def test_tensorrt_11_has_no_weak_fp16(fake_trt, onnx_score):
 @pytest.mark.skipif(not have_tensorrt(), reason="needs TensorRT and a CUDA GPU (pip install '.[trt]')")
 def test_real_engine_matches_onnxruntime(onnx_fp16, face_crops, tmp_path):
     path, _ = export_trt.build_and_write(onnx_fp16[0], tmp_path / "m.engine", True, 1, 4, 8, 1.0)
-    diff, tol = export_trt.verify_engine(path, onnx_fp16[0], face_crops, "astronaut")
-    assert diff <= tol == 1e-2
+    parity = export_trt.verify_engine(path, onnx_fp16[0], face_crops, "astronaut")
+    assert parity.ok and parity.tolerance == 1e-2 and set(parity.max_abs) == {"score"}
+
+
+@pytest.mark.parametrize(("corrupt", "ok"), [(0.0, True), (0.05, False)])
+def test_engine_check_compares_every_output(onnx_score, face_crops, tmp_path, monkeypatch, corrupt, ok):
+    """verify_engine against onnxruntime, with an 'engine' that is onnxruntime plus an error: off by
+    more than the limit, the engine file is removed and the message names the output."""
+    import jrc.runtime
+    from jrc.runtime import OnnxRunner
+
+    class FakeEngine(OnnxRunner):
+        def __init__(self, path):
+            super().__init__(onnx_score[0], providers="cpu")
+            self.precision = "fp32"
+
+        def __call__(self, x):
+            out = super().__call__(x)
+            return {**out, "score": out["score"] + corrupt}
+
+    monkeypatch.setattr(jrc.runtime, "TensorRTRunner", FakeEngine)
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"plan")
+    if ok:
+        parity = export_trt.verify_engine(engine, onnx_score[0], face_crops, "astronaut")
+        assert parity.ok and parity.reference == "onnxruntime" and engine.exists()
+    else:
+        message = r"m\.engine: parity vs onnxruntime .*Δscore\| 5\.00e-02.*FAILED"
+        with pytest.raises(export_trt.TrtError, match=message):
+            export_trt.verify_engine(engine, onnx_score[0], face_crops, "astronaut")
+        assert not engine.exists()
