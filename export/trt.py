@@ -7,8 +7,8 @@ Builds through the TensorRT Python API (10.x and 11.x): ``Builder``, a network f
 ``OnnxParser`` (every parser error is reported), one optimisation profile for the dynamic batch
 (min/opt/max), ``set_memory_pool_limit`` for the workspace, ``build_serialized_network``. The
 engine file starts with the ONNX metadata as a small header (layout in :mod:`export.formats`),
-then the plan. The engine is then run against onnxruntime on real face crops (max |Δscore|
-<= 1e-2 in FP16, 1e-4 in FP32); an engine that fails is deleted.
+then the plan. The engine is then run against onnxruntime on real face crops (max |Δ| of every
+output <= 1e-2 in FP16, 1e-4 in FP32, at batch N and 1); an engine that fails is deleted.
 
 FP16: by default the network is strongly typed and built from the calibrated mixed FP16 graph
 (``python -m export.onnx --fp16``: the few layers that float16 would push past 1e-2 stay
