@@ -16,6 +16,11 @@ from torch import nn
 from jrc.encoders import ENCODERS, create_encoder
 
 
+def is_number(v: object) -> bool:
+    """An int or float (JSON/YAML ``true``/``false`` are bools, and refused as numbers)."""
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 @dataclass
 class ModelConfig:
     """Architecture, input size and normalisation: everything needed to rebuild the model."""
@@ -51,7 +56,7 @@ class ModelConfig:
                 d[key] = tuple(d[key])
         for key in ("mean", "std"):
             v = d.get(key, (0.5, 0.5, 0.5))
-            if len(v) != 3 or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+            if len(v) != 3 or not all(is_number(x) for x in v):
                 raise ValueError(f"{key} must be 3 numbers (RGB), got {list(v)}")
         if any(x <= 0 for x in d.get("std", (1,))):
             raise ValueError(f"std must be positive, got {list(d['std'])}")

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jrc.model import ModelConfig, TwoBranchCAE
+from jrc.model import ModelConfig, TwoBranchCAE, is_number
 from jrc.paths import weights_root
 
 DEFAULT_WEIGHTS = weights_root()
@@ -105,7 +105,7 @@ def read_config(folder: str | Path) -> dict:
         raise WeightsError(f"{path}: format version {version!r} is newer than this jrc reads "
                            f"({FORMAT_VERSION}); update jrc")
     t = config["threshold"]
-    if isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 1.0:
+    if not is_number(t) or not 0.0 <= t <= 1.0:
         raise WeightsError(f"{path}: threshold must be a probability in [0, 1], got {t!r}")
     if not isinstance(config["model"], dict):
         raise WeightsError(f"{path}: 'model' must be an object of model settings")

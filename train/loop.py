@@ -48,7 +48,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from jrc import weights as jrc_weights
-from jrc.model import ModelConfig, TwoBranchCAE
+from jrc.model import ModelConfig, TwoBranchCAE, is_number
 from jrc.preprocess import normalize
 from train.data import (
     Sample,
@@ -177,11 +177,6 @@ def check_same_split(checkpoint: jrc_weights.Checkpoint, role: str, cfg: dict, i
         raise ValueError(f"{role} {cfg[role]} was trained with another train/validation split "
                          f"({theirs}, this config: {ours}); {risk}")
     return before
-
-
-def is_number(v: object) -> bool:
-    """An int or float setting (YAML ``true``/``false`` are bools, and refused as numbers)."""
-    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def check_settings(cfg: dict) -> None:
