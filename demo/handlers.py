@@ -353,22 +353,21 @@ def analyze_video_file(engine: Engine, path: str | None, frames: int = 32,
         report = analyze_video(engine.locked(), opened, frames=frames, progress=progress, on_frame=on_frame)
         video = writer.close()
     except MediaError as e:
-        if opened is not None:
-            opened.release()
         if writer is not None:
             writer.close()
         msg = public_message(e, path)
         rec = record(name, kind_of(path), t, error=msg)
         return VideoOutput(None, error_md(msg), empty_tracks, empty_tl, write_report(engine, rec, name), rec)
     except Exception as e:
-        if opened is not None:
-            opened.release()
         if writer is not None:
             writer.close()
         log.exception("video analysis failed for %s", name)
         msg = f"{name}: internal error ({type(e).__name__}: {public_message(e, path)})"
         rec = record(name, "video", t, error=msg)
         return VideoOutput(None, error_md(msg), empty_tracks, empty_tl, write_report(engine, rec, name), rec)
+    finally:
+        if opened is not None:  # analyze_video releases it too; a second release is a no-op
+            opened.release()
     report.path = name
     rec = video_record(report)
     timeline = overlays.timeline_frame(report.timeline, t)

@@ -174,14 +174,14 @@ def verify_engine(engine_path: Path, onnx_path: Path, crops, source: str):
     """Engine vs onnxruntime (same ONNX) on real crops, every output (score, and reconstruction and
     mask when the decoder is in), at batch N and 1; the engine is removed and TrtError raised when any
     output is off by more than the precision's limit. Returns the :class:`export.onnx.Parity`."""
-    from export.onnx import compare_runners
+    from export.onnx import SCORE_TOL, compare_runners
     from jrc.preprocess import normalize
     from jrc.runtime import OnnxRunner, TensorRTRunner
 
     engine = TensorRTRunner(engine_path)
     ref = OnnxRunner(onnx_path, providers="auto")
     x = normalize(crops, engine.config.mean, engine.config.std)
-    precision = engine.precision if engine.precision in ("fp16", "fp32") else "fp16"
+    precision = engine.precision if engine.precision in SCORE_TOL else "fp16"
     report = compare_runners(engine, ref, x, source, precision, "onnxruntime")
     if not report.ok:
         engine_path.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import scipy.special
 from conftest import ROOT, needs_weights
 
 from jrc import cli
@@ -75,7 +76,7 @@ def test_scan_crops_mode(inputs, astronaut, tmp_path):
     assert recs[1]["status"] == "error"
     code, flip, err = run_scan("--crops", "--tta", str(tmp_path / "face.jpg"))
     assert code == 0 and flip[0]["status"] == "ok", err
-    logit = [float(np.log(r[0]["score"] / (1 - r[0]["score"]))) for r in (recs, flip)]
+    logit = [float(scipy.special.logit(r[0]["score"])) for r in (recs, flip)]
     assert abs(logit[1] - logit[0]) > 1e-3  # the mirror was scored too (logits: scores near 0 or 1 saturate)
     assert flip[0]["tta"] is True and recs[0]["tta"] is False  # each record says how it was scored
     code, recs, err = run_scan("--crops", "--as-given", str(tmp_path / "face.jpg"))
