@@ -61,9 +61,11 @@ def main() -> None:
         print(f"{name}: AUC {r['auc']:.4f}", flush=True)
     print(f"\nweights: {args.weights}; {len(samples)} crops ({int(labels.sum())} fake); "
           f"threshold {det.threshold:.3f}\n")
-    print(f"| degradation | AUC | ACC@{det.threshold:.3f} | EER |\n|---|---:|---:|---:|")
+    print(f"| degradation | AUC | ACC@{det.threshold:.3f} | reals called real | fakes called fake | EER |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['degradation']} | {r['auc']:.3f} | {r['acc']:.3f} | {r.get('eer', float('nan')):.3f} |")
+        print(f"| {r['degradation']} | {r['auc']:.3f} | {r['acc']:.3f} | {r['tnr']:.3f} | {r['tpr']:.3f} | "
+              f"{r.get('eer', float('nan')):.3f} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

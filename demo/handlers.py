@@ -27,7 +27,7 @@ import pandas as pd
 
 from demo import overlays
 from demo.video_out import WebmWriter, playback_fps
-from jrc.cli import image_record, record, video_record
+from jrc.cli import file_warnings, image_record, record, video_record
 from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file, kind_of, load_image
 from jrc.video import OpenVideo, VideoReport, analyze_video, iou, open_video, sample_indices
@@ -244,7 +244,7 @@ def analyze_image(engine: Engine, path: str | None) -> ImageOutput:
         msg = f"{name}: internal error ({type(e).__name__}: {public_message(e, path)})"
         rec = record(name, "image", t, error=msg)
         return ImageOutput(None, error_md(msg), empty, None, write_report(engine, rec, name), rec)
-    rec = image_record(name, results, t)
+    rec = {**image_record(name, results, t), "warnings": file_warnings(path)}
     annotated = overlays.fit(overlays.draw_faces(rgb, results), DISPLAY_SIDE)
     h, w = rgb.shape[:2]
     size_note = (f"\n\nLarge image ({w}×{h}): faces were analysed at full resolution; the picture "
@@ -259,8 +259,9 @@ def analyze_image(engine: Engine, path: str | None) -> ImageOutput:
     head = f"{rec['label'].upper()} · P(fake) {rec['score']:.2f}"
     count = (f"{n_fake} of {len(results)} faces scored at or above the threshold."
              if len(results) > 1 else "One face found.")
+    caution = "".join(f"**Caution**: {w}.\n\n" for w in rec["warnings"])
     verdict = (badge(rec["label"], head) + f"\n\n{count} The image's score is its highest face score.\n\n"
-               + threshold_note(engine) + "\n\n" + overlay_note(engine) + size_note)
+               + caution + threshold_note(engine) + "\n\n" + overlay_note(engine) + size_note)
     panels = overlays.stack_panels([
         overlays.face_panel(r, f"#{i + 1}  {r.label.upper()}  P(fake) {r.score:.3f}")
         for i, r in enumerate(results)])

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jrc.detector import Detector, FaceResult
-from jrc.media import IMAGE_EXTS, VIDEO_EXTS, MediaError, kind_of, load_image
+from jrc.media import IMAGE_EXTS, VIDEO_EXTS, MediaError, compression_warning, kind_of, load_image
 from jrc.runtime import BACKENDS, BackendUnavailable
 from jrc.video import VideoReport, analyze_video
 from jrc.weights import WeightsError
@@ -49,9 +49,14 @@ def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
 def record(path: Path | str, kind: str | None, threshold: float, **fields) -> dict:
     """One output line of ``jrc scan`` (also the demo's JSON report)."""
     base = {"path": str(path), "kind": kind, "status": "error", "score": None, "label": None,
-            "threshold": threshold, "faces": [], "frames": None, "error": None,
+            "threshold": threshold, "faces": [], "frames": None, "error": None, "warnings": [],
             "tta": False}  # scan() and the demo set it to whether the scores are flip-averaged
     return {**base, **fields}
+
+
+def file_warnings(path: Path | str) -> list[str]:
+    """What the input file itself says about how far to trust its score (heavy JPEG compression)."""
+    return [w for w in (compression_warning(path),) if w]
 
 
 def score_fields(score: float, threshold: float) -> dict:
@@ -79,7 +84,8 @@ def video_record(report: VideoReport) -> dict:
 
 
 def scan_image(detector: Detector, path: Path) -> dict:
-    return image_record(path, detector.analyze_image(load_image(path)), detector.threshold)
+    rec = image_record(path, detector.analyze_image(load_image(path)), detector.threshold)
+    return {**rec, "warnings": file_warnings(path)}
 
 
 def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
@@ -161,7 +167,8 @@ def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> 
             else:
                 r = scored[j]
                 extra = {"reframed": r.reframed} if reframe else {}
-                yield record(p, "crop", t, faces=[r.to_dict()], **extra, **score_fields(r.score, t))
+                yield record(p, "crop", t, faces=[r.to_dict()], warnings=file_warnings(p), **extra,
+                             **score_fields(r.score, t))
 
 
 def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32,

@@ -23,10 +23,15 @@ def choose_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def summary(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
-    """AUC, accuracy at ``threshold``, EER and average precision."""
+    """AUC, accuracy at ``threshold``, EER and average precision; ``tnr`` / ``tpr``: the share of
+    reals called real and of fakes called fake at ``threshold`` (which way a shifted score errs)."""
     labels, scores = np.asarray(labels), np.asarray(scores)
-    acc = float(((scores >= threshold) == labels.astype(bool)).mean()) if len(labels) else float("nan")
+    called = scores >= threshold
+    acc = float((called == labels.astype(bool)).mean()) if len(labels) else float("nan")
     out = {"n": len(labels), "n_fake": int(labels.sum()), "auc": auc(labels, scores), "acc": acc}
+    for key, label in (("tnr", 0), ("tpr", 1)):
+        if (labels == label).any():
+            out[key] = float((called[labels == label] == bool(label)).mean())
     if len(np.unique(labels)) == 2:
         out["eer"] = eer(labels, scores)
         out["ap"] = float(average_precision_score(labels, scores))

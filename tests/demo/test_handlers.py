@@ -42,6 +42,16 @@ def test_image_one_face(engine, astronaut, tmp_path):
     mask_tile = out.panels[36:36 + s, 6 + 3 * (s + 6):6 + 3 * (s + 6) + s]
     assert (mask_tile == 60).mean() < 0.5  # a real mask overlay, not the "no mask head" placeholder
     assert "Threshold 0.500" in out.verdict and "fake</i>" not in out.verdict
+    assert rec["warnings"] == [] and "Caution" not in out.verdict
+
+
+def test_image_heavy_jpeg_is_scored_with_a_caution(engine, astronaut, tmp_path):
+    path = tmp_path / "astro.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 40])
+    out = analyze_image(engine, str(path))
+    assert out.record["status"] == "ok" and 0.0 <= out.record["score"] <= 1.0
+    (warning,) = out.record["warnings"]
+    assert "quality ~40" in warning and f"**Caution**: {warning}" in out.verdict
 
 
 def test_engine_load_tta_reaches_both_detectors():

@@ -43,6 +43,7 @@ def test_scan_mixed_inputs_one_run(inputs):
     assert (a["kind"], a["status"], a["error"]) == ("image", "ok", None)
     assert 0.0 <= a["score"] <= 1.0 and len(a["faces"]) == 1
     assert a["label"] == ("fake" if a["score"] >= a["threshold"] else "real")
+    assert a["warnings"] == []  # cv2 writes JPEG at quality 95: not heavily compressed
     assert by["coffee"]["status"] == "no_face" and by["coffee"]["score"] is None
     v = by["video"]
     assert (v["kind"], v["status"]) == ("video", "ok") and v["frames"] == 6
@@ -79,6 +80,10 @@ def test_scan_crops_mode(inputs, astronaut, tmp_path):
     logit = [float(scipy.special.logit(r[0]["score"])) for r in (recs, flip)]
     assert abs(logit[1] - logit[0]) > 1e-3  # the mirror was scored too (logits: scores near 0 or 1 saturate)
     assert flip[0]["tta"] is True and recs[0]["tta"] is False  # each record says how it was scored
+    cv2.imwrite(str(tmp_path / "q30.jpg"), face, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    code, heavy, err = run_scan("--crops", str(tmp_path / "q30.jpg"), str(tmp_path / "face.jpg"))
+    assert code == 0 and heavy[0]["status"] == "ok", err  # still scored, with the caution attached
+    assert "quality ~30" in heavy[0]["warnings"][0] and heavy[1]["warnings"] == []
     code, recs, err = run_scan("--crops", "--as-given", str(tmp_path / "face.jpg"))
     assert code == 0 and recs[0]["status"] == "ok" and "reframed" not in recs[0], err
     code, _, err = run_scan("--as-given", str(tmp_path / "face.jpg"))

@@ -81,3 +81,23 @@ def test_16_bit_grey_png_keeps_its_tones(tmp_path, astronaut):
     cv2.imwrite(str(p), grey.astype(np.uint16) * 257)  # 16-bit grey, full range
     got = media.load_image(p)
     assert got.shape == (*grey.shape, 3) and np.abs(got[..., 0].astype(int) - grey).max() <= 1
+
+
+@pytest.mark.parametrize("quality", [10, 30, 60, 61, 75, 95, 100])
+def test_jpeg_quality_reads_the_encoders_setting(tmp_path, astronaut, quality):
+    from PIL import Image
+
+    p = tmp_path / "a.jpg"
+    Image.fromarray(astronaut).save(p, quality=quality)
+    assert media.jpeg_quality(p) == quality
+    warning = media.compression_warning(p)
+    assert (warning is not None) == (quality <= media.HEAVY_JPEG_QUALITY)
+    if warning:
+        assert f"quality ~{quality}" in warning and "weak evidence" in warning
+
+
+def test_jpeg_quality_none_for_other_files(tmp_path, astronaut, bad_files):
+    p = tmp_path / "a.png"
+    cv2.imwrite(str(p), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    for f in (p, bad_files["empty"], tmp_path / "missing.jpg"):
+        assert media.jpeg_quality(f) is None and media.compression_warning(f) is None

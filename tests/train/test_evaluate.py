@@ -60,6 +60,7 @@ def test_crop_metrics_match_hand_computation(detector, grey_crops, tmp_path):
     assert f["auc"] == pytest.approx(10 / 12, abs=1e-6)
     # at 0.45: the three reals and 204/230/128 are right, 77 (0.302) is missed
     assert f["acc"] == pytest.approx(6 / 7, abs=1e-6)
+    assert (f["tnr"], f["tpr"]) == pytest.approx((1.0, 3 / 4), abs=1e-6)  # which side the error is on
     # FNR = 1/4 on the flat ROC stretch FPR 0..2/3 (between the fakes 128 and 77): crossing at 1/4
     assert f["eer"] == pytest.approx(0.25, abs=1e-6)
     # precision at each fake, in score order: 1, 1, 1, 4/6 -> AP = (3 + 4/6) / 4
