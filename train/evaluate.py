@@ -217,15 +217,16 @@ def _fmt(v) -> str:
 def markdown_table(result: dict) -> str:
     """One row per dataset and level (frame, video)."""
     thr = result["threshold"]
-    lines = [f"| dataset | level | n | fake | failed | AUC | ACC@{thr:.3f} | EER | AP |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| dataset | level | n | fake | failed | AUC | ACC@{thr:.3f} | reals called real | "
+             "fakes called fake | EER | AP |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d in result["datasets"]:
         for level in ("frame", "video"):
             m = d.get(level)
             if m is None:
                 continue
             lines.append(f"| {d['name']} | {level} | {m['n']} | {m['n_fake']} | {d['n_failed']} | "
-                         f"{_fmt(m.get('auc'))} | {_fmt(m.get('acc'))} | {_fmt(m.get('eer'))} | "
+                         f"{_fmt(m.get('auc'))} | {_fmt(m.get('acc'))} | {_fmt(m.get('tnr'))} | "
+                         f"{_fmt(m.get('tpr'))} | {_fmt(m.get('eer'))} | "
                          f"{_fmt(m.get('ap'))} |")
     return "\n".join(lines)
 

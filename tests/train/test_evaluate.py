@@ -127,16 +127,19 @@ def test_video_aggregation(detector, astronaut_video, astronaut, bad_files, tmp_
 def test_markdown_table():
     result = {"threshold": 0.5, "datasets": [
         {"name": "crops", "n_failed": 1, "video": None,
-         "frame": {"n": 7, "n_fake": 4, "auc": 10 / 12, "acc": 6 / 7, "eer": 0.25, "ap": 0.9166667}},
+         "frame": {"n": 7, "n_fake": 4, "auc": 10 / 12, "acc": 6 / 7, "tnr": 1.0, "tpr": 0.75, "eer": 0.25,
+                   "ap": 0.9166667}},
         {"name": "vids", "n_failed": 0,
-         "frame": {"n": 10, "n_fake": 10, "auc": float("nan"), "acc": 1.0},
-         "video": {"n": 2, "n_fake": 1, "auc": 1.0, "acc": 0.5, "eer": 0.0, "ap": 1.0}}]}
+         "frame": {"n": 10, "n_fake": 10, "auc": float("nan"), "acc": 1.0, "tpr": 1.0},
+         "video": {"n": 2, "n_fake": 1, "auc": 1.0, "acc": 0.5, "tnr": 0.0, "tpr": 1.0, "eer": 0.0,
+                   "ap": 1.0}}]}
     lines = ev.markdown_table(result).splitlines()
-    assert lines[0] == "| dataset | level | n | fake | failed | AUC | ACC@0.500 | EER | AP |"
-    assert lines[1] == "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    assert lines[2] == "| crops | frame | 7 | 4 | 1 | 0.8333 | 0.8571 | 0.2500 | 0.9167 |"
-    assert lines[3] == "| vids | frame | 10 | 10 | 0 | - | 1.0000 | - | - |"
-    assert lines[4] == "| vids | video | 2 | 1 | 0 | 1.0000 | 0.5000 | 0.0000 | 1.0000 |"
+    assert lines[0] == ("| dataset | level | n | fake | failed | AUC | ACC@0.500 | reals called real | "
+                        "fakes called fake | EER | AP |")
+    assert lines[1] == "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    assert lines[2] == "| crops | frame | 7 | 4 | 1 | 0.8333 | 0.8571 | 1.0000 | 0.7500 | 0.2500 | 0.9167 |"
+    assert lines[3] == "| vids | frame | 10 | 10 | 0 | - | 1.0000 | - | 1.0000 | - | - |"  # no reals: "-"
+    assert lines[4] == "| vids | video | 2 | 1 | 0 | 1.0000 | 0.5000 | 0.0000 | 1.0000 | 0.0000 | 1.0000 |"
     assert len(lines) == 5
 
 
@@ -146,7 +149,7 @@ def test_cli_prints_table_and_writes_json(detector, grey_crops, tmp_path, monkey
     rc = ev.main(["--weights", "stub", "--data", f"toy={grey_crops}", "--as-is", "--json", str(out)])
     assert rc == 0
     stdout = capsys.readouterr().out
-    assert "| toy | frame | 7 | 4 | 0 | 0.8333 | 0.8571 | 0.2500 | 0.9167 |" in stdout
+    assert "| toy | frame | 7 | 4 | 0 | 0.8333 | 0.8571 | 1.0000 | 0.7500 | 0.2500 | 0.9167 |" in stdout
     saved = json.loads(out.read_text())
     assert saved["weights"] == "stub" and saved["datasets"][0]["frame"]["auc"] == pytest.approx(10 / 12)
 
