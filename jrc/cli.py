@@ -25,6 +25,9 @@ from jrc.weights import WeightsError
 
 CROP_BATCH = 32
 CROP_BATCH_PIXELS = 64 * 1024**2  # decoded pixels per batch (~200 MB as RGB)
+# Faces narrower than this (box side, source pixels) get a caution. `benchmarks/face_size.py`, v6:
+# reals called real 0.82 at ~270 px of detail, 0.78 at 90-110, 0.67 at 68, 0.45 at 54
+SMALL_FACE_PX = 80
 
 
 def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
@@ -54,9 +57,18 @@ def record(path: Path | str, kind: str | None, threshold: float, **fields) -> di
     return {**base, **fields}
 
 
-def file_warnings(path: Path | str) -> list[str]:
-    """What the input file itself says about how far to trust its score (heavy JPEG compression)."""
-    return [w for w in (compression_warning(path),) if w]
+def input_warnings(path: Path | str, results: list[FaceResult]) -> list[str]:
+    """Cautions about how far to trust an image's scores: heavy JPEG compression (fakes pass as
+    real) and faces under ``SMALL_FACE_PX`` across (real faces score as more fake); both measured
+    with ``benchmarks/robustness.py`` and ``benchmarks/face_size.py`` (README, "Which way compression
+    and small faces err")."""
+    out = [w for w in (compression_warning(path),) if w]
+    for i, r in enumerate(results):
+        side = max(r.box[2] - r.box[0], r.box[3] - r.box[1]) if r.box else None
+        if side is not None and side < SMALL_FACE_PX:
+            out.append(f"face {i + 1} is small ({side:.0f} px across; the FF++ training faces were "
+                       "~280 px): small or blurry real faces tend to score as more fake")
+    return out
 
 
 def score_fields(score: float, threshold: float) -> dict:
@@ -84,8 +96,8 @@ def video_record(report: VideoReport) -> dict:
 
 
 def scan_image(detector: Detector, path: Path) -> dict:
-    rec = image_record(path, detector.analyze_image(load_image(path)), detector.threshold)
-    return {**rec, "warnings": file_warnings(path)}
+    results = detector.analyze_image(load_image(path))
+    return {**image_record(path, results, detector.threshold), "warnings": input_warnings(path, results)}
 
 
 def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
@@ -167,7 +179,7 @@ def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> 
             else:
                 r = scored[j]
                 extra = {"reframed": r.reframed} if reframe else {}
-                yield record(p, "crop", t, faces=[r.to_dict()], warnings=file_warnings(p), **extra,
+                yield record(p, "crop", t, faces=[r.to_dict()], warnings=input_warnings(p, [r]), **extra,
                              **score_fields(r.score, t))
 
 

@@ -45,6 +45,14 @@ def test_image_one_face(engine, astronaut, tmp_path):
     assert rec["warnings"] == [] and "Caution" not in out.verdict
 
 
+def test_image_small_face_is_scored_with_a_caution(engine, astronaut, tmp_path):
+    small = cv2.resize(astronaut, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # face ~47 px
+    out = analyze_image(engine, png(tmp_path / "small.png", small))
+    assert out.record["status"] == "ok" and len(out.record["faces"]) == 1
+    (warning,) = out.record["warnings"]
+    assert warning.startswith("face 1 is small") and f"**Caution**: {warning}" in out.verdict
+
+
 def test_image_heavy_jpeg_is_scored_with_a_caution(engine, astronaut, tmp_path):
     path = tmp_path / "astro.jpg"
     cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 40])

@@ -158,3 +158,21 @@ def test_crop_batches_bound_count_and_pixels(tmp_path, monkeypatch):
              for b in cli._crop_batches(paths)]
     # 3 files at most; 270^2 + 180^2 > 300^2 splits; a 600-px image alone may exceed the budget
     assert sizes == [[40, 40, "err"], [40, 40, 270], [180], [600]]
+
+
+def test_input_warnings_name_small_faces_and_heavy_jpeg(tmp_path, astronaut):
+    from jrc.detector import FaceResult
+
+    def face(box):
+        return FaceResult(box, 0.9, 0.5, "real", np.zeros((4, 4, 3), np.uint8))
+
+    png = tmp_path / "a.png"
+    cv2.imwrite(str(png), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    small = cli.SMALL_FACE_PX - 1
+    warnings = cli.input_warnings(png, [face((10, 10, 10 + cli.SMALL_FACE_PX, 200)), face(None),
+                                        face((0, 0, small, small / 2))])
+    assert len(warnings) == 1 and warnings[0].startswith(f"face 3 is small ({small} px across")
+    heavy = tmp_path / "a.jpg"
+    cv2.imwrite(str(heavy), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 50])
+    (warning,) = cli.input_warnings(heavy, [face((0, 0, 300, 300))])
+    assert "quality ~50" in warning
