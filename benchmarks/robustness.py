@@ -64,7 +64,8 @@ def main() -> None:
     print(f"| degradation | AUC | ACC@{det.threshold:.3f} | reals called real | fakes called fake | EER |\n"
           "|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['degradation']} | {r['auc']:.3f} | {r['acc']:.3f} | {r['tnr']:.3f} | {r['tpr']:.3f} | "
+        shares = " | ".join(f"{r.get(k, float('nan')):.3f}" for k in ("tnr", "tpr"))  # nan: one class only
+        print(f"| {r['degradation']} | {r['auc']:.3f} | {r['acc']:.3f} | {shares} | "
               f"{r.get('eer', float('nan')):.3f} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

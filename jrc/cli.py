@@ -25,8 +25,8 @@ from jrc.weights import WeightsError
 
 CROP_BATCH = 32
 CROP_BATCH_PIXELS = 64 * 1024**2  # decoded pixels per batch (~200 MB as RGB)
-# Faces narrower than this (box side, source pixels) get a caution. `benchmarks/face_size.py`, v6:
-# reals called real 0.82 at ~270 px of detail, 0.78 at 90-110, 0.67 at 68, 0.45 at 54
+# Faces whose box's longer side is under this (source pixels) get a caution. `benchmarks/face_size.py`,
+# v6: reals called real 0.82 at ~270 px of detail, 0.72-0.78 at 82-109, 0.67 at 68, 0.45 at 54
 SMALL_FACE_PX = 80
 
 
@@ -57,17 +57,21 @@ def record(path: Path | str, kind: str | None, threshold: float, **fields) -> di
     return {**base, **fields}
 
 
-def input_warnings(path: Path | str, results: list[FaceResult]) -> list[str]:
-    """Cautions about how far to trust an image's scores: heavy JPEG compression (fakes pass as
-    real) and faces under ``SMALL_FACE_PX`` across (real faces score as more fake); both measured
-    with ``benchmarks/robustness.py`` and ``benchmarks/face_size.py`` (README, "Which way compression
-    and small faces err")."""
+def input_warnings(path: Path | str, results: list[FaceResult], crop_side: int | None = None) -> list[str]:
+    """Cautions about how far to trust an image's scores (none when nothing was scored): heavy JPEG
+    compression (fakes pass as real) and faces under ``SMALL_FACE_PX`` across (real faces score as
+    more fake); both measured with ``benchmarks/robustness.py`` and ``benchmarks/face_size.py``
+    (README, "Which way compression and small faces err"). ``crop_side``: the size of a crop scored
+    without a detected box (``--crops``), taken as its face's size."""
+    if not results:
+        return []
     out = [w for w in (compression_warning(path),) if w]
     for i, r in enumerate(results):
-        side = max(r.box[2] - r.box[0], r.box[3] - r.box[1]) if r.box else None
+        side = max(r.box[2] - r.box[0], r.box[3] - r.box[1]) if r.box else crop_side
         if side is not None and side < SMALL_FACE_PX:
-            out.append(f"face {i + 1} is small ({side:.0f} px across; the FF++ training faces were "
-                       "~280 px): small or blurry real faces tend to score as more fake")
+            out.append(f"face #{i + 1} is small ({side:.0f} px across; the FF++ training faces were "
+                       "~270 px): small or blurry real faces tend to score as more fake, so a 'fake' "
+                       "verdict is weak evidence")
     return out
 
 
@@ -179,7 +183,8 @@ def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> 
             else:
                 r = scored[j]
                 extra = {"reframed": r.reframed} if reframe else {}
-                yield record(p, "crop", t, faces=[r.to_dict()], warnings=input_warnings(p, [r]), **extra,
+                warnings = input_warnings(p, [r], crop_side=max(images[j].shape[:2]))
+                yield record(p, "crop", t, faces=[r.to_dict()], warnings=warnings, **extra,
                              **score_fields(r.score, t))
 
 

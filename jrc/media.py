@@ -104,9 +104,9 @@ def jpeg_quality(path: str | Path) -> int | None:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            tables = getattr(im, "quantization", None) if im.format == "JPEG" else None
-    except (OSError, SyntaxError, ValueError):
+        with Image.open(path) as im:  # MPO: a JPEG with more pictures (phones, stereo cameras)
+            tables = getattr(im, "quantization", None) if im.format in ("JPEG", "MPO") else None
+    except Exception:  # noqa: BLE001 - it only feeds a warning; reading errors are load_image's to report
         return None
     if not tables or 0 not in tables:
         return None

@@ -50,7 +50,7 @@ def test_image_small_face_is_scored_with_a_caution(engine, astronaut, tmp_path):
     out = analyze_image(engine, png(tmp_path / "small.png", small))
     assert out.record["status"] == "ok" and len(out.record["faces"]) == 1
     (warning,) = out.record["warnings"]
-    assert warning.startswith("face 1 is small") and f"**Caution**: {warning}" in out.verdict
+    assert warning.startswith("face #1 is small") and f"**Caution**: {warning}" in out.verdict
 
 
 def test_image_heavy_jpeg_is_scored_with_a_caution(engine, astronaut, tmp_path):

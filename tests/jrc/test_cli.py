@@ -169,10 +169,13 @@ def test_input_warnings_name_small_faces_and_heavy_jpeg(tmp_path, astronaut):
     png = tmp_path / "a.png"
     cv2.imwrite(str(png), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     small = cli.SMALL_FACE_PX - 1
-    warnings = cli.input_warnings(png, [face((10, 10, 10 + cli.SMALL_FACE_PX, 200)), face(None),
-                                        face((0, 0, small, small / 2))])
-    assert len(warnings) == 1 and warnings[0].startswith(f"face 3 is small ({small} px across")
+    warnings = cli.input_warnings(png, [face((10, 10, 10 + cli.SMALL_FACE_PX, 10 + cli.SMALL_FACE_PX)),
+                                        face(None), face((0, 0, small, small / 2))])
+    assert len(warnings) == 1 and warnings[0].startswith(f"face #3 is small ({small} px across")
+    assert cli.input_warnings(png, [face(None)], crop_side=small)[0].startswith("face #1 is small")
+    assert cli.input_warnings(png, [face(None)], crop_side=cli.SMALL_FACE_PX) == []
     heavy = tmp_path / "a.jpg"
     cv2.imwrite(str(heavy), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 50])
     (warning,) = cli.input_warnings(heavy, [face((0, 0, 300, 300))])
     assert "quality ~50" in warning
+    assert cli.input_warnings(heavy, []) == []  # nothing scored: nothing to caution about

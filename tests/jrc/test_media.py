@@ -96,8 +96,24 @@ def test_jpeg_quality_reads_the_encoders_setting(tmp_path, astronaut, quality):
         assert f"quality ~{quality}" in warning and "weak evidence" in warning
 
 
+@pytest.mark.parametrize("kind", ["progressive", "grey", "cmyk", "mpo", "jpeg named .png"])
+def test_jpeg_quality_of_other_jpeg_variants(tmp_path, astronaut, kind):
+    from PIL import Image
+
+    im = Image.fromarray(astronaut)
+    p = tmp_path / ("a.png" if kind == "jpeg named .png" else "a.jpg")
+    if kind == "mpo":  # two pictures in one file, as some phones write
+        im.save(p, "MPO", save_all=True, append_images=[im], quality=40)
+    else:
+        im = im.convert({"grey": "L", "cmyk": "CMYK"}.get(kind, "RGB"))
+        im.save(p, "JPEG", quality=40, progressive=kind == "progressive")
+    assert media.jpeg_quality(p) == 40
+
+
 def test_jpeg_quality_none_for_other_files(tmp_path, astronaut, bad_files):
     p = tmp_path / "a.png"
     cv2.imwrite(str(p), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    for f in (p, bad_files["empty"], tmp_path / "missing.jpg"):
+    named_jpg = tmp_path / "png.jpg"
+    named_jpg.write_bytes(p.read_bytes())
+    for f in (p, named_jpg, bad_files["empty"], tmp_path / "missing.jpg"):
         assert media.jpeg_quality(f) is None and media.compression_warning(f) is None
