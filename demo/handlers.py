@@ -165,6 +165,11 @@ def overlay_note(engine: Engine) -> str:
             "bright areas are where it could not. " + mask)
 
 
+def cautions_md(warnings: list[str]) -> str:
+    """A record's ``warnings`` (heavy JPEG, small faces) as paragraphs of the verdict."""
+    return "".join(f"**Caution**: {w}.\n\n" for w in warnings)
+
+
 def badge(label: str | None, text: str) -> str:
     cls = {"fake": "jrc-fake", "real": "jrc-real"}.get(label or "", "jrc-none")
     return f'<div class="jrc-verdict {cls}">{text}</div>'
@@ -259,9 +264,9 @@ def analyze_image(engine: Engine, path: str | None) -> ImageOutput:
     head = f"{rec['label'].upper()} · P(fake) {rec['score']:.2f}"
     count = (f"{n_fake} of {len(results)} faces scored at or above the threshold."
              if len(results) > 1 else "One face found.")
-    caution = "".join(f"**Caution**: {w}.\n\n" for w in rec["warnings"])
     verdict = (badge(rec["label"], head) + f"\n\n{count} The image's score is its highest face score.\n\n"
-               + caution + threshold_note(engine) + "\n\n" + overlay_note(engine) + size_note)
+               + cautions_md(rec["warnings"]) + threshold_note(engine) + "\n\n" + overlay_note(engine)
+               + size_note)
     panels = overlays.stack_panels([
         overlays.face_panel(r, f"#{i + 1}  {r.label.upper()}  P(fake) {r.score:.3f}")
         for i, r in enumerate(results)])
@@ -386,7 +391,8 @@ def analyze_video_file(engine: Engine, path: str | None, frames: int = 32,
                    + f"\n\n{sampled}; {len(report.tracks)} face track(s). A track's score is the mean of "
                    "its top half of frame scores; the video's score is its highest track score "
                    "(tracks seen in a single sampled frame count only when no longer track exists)."
-                   "\n\n" + threshold_note(engine) + "\n\nThe annotated clip shows the sampled frames "
+                   "\n\n" + cautions_md(rec["warnings"])
+                   + threshold_note(engine) + "\n\nThe annotated clip shows the sampled frames "
                    "with the residual overlay inside each face's crop square.")
     return VideoOutput(str(video) if video else None, verdict, track_table(report), timeline,
                        write_report(engine, rec, name), rec, x_title)

@@ -67,12 +67,29 @@ def input_warnings(path: Path | str, results: list[FaceResult], crop_side: int |
         return []
     out = [w for w in (compression_warning(path),) if w]
     for i, r in enumerate(results):
-        side = max(r.box[2] - r.box[0], r.box[3] - r.box[1]) if r.box else crop_side
+        side = box_side(r.box) if r.box else crop_side
         if side is not None and side < SMALL_FACE_PX:
-            out.append(f"face #{i + 1} is small ({side:.0f} px across; the FF++ training faces were "
-                       "~270 px): small or blurry real faces tend to score as more fake, so a 'fake' "
-                       "verdict is weak evidence")
+            out.append(small_face_warning(f"face #{i + 1}", f"{side:.0f} px across"))
     return out
+
+
+def track_warnings(report: VideoReport) -> list[str]:
+    """The small-face caution for each face track whose median box is under ``SMALL_FACE_PX``."""
+    out = []
+    for tr in report.tracks:
+        side = float(np.median([box_side(b) for b in tr.boxes])) if tr.boxes else None
+        if side is not None and side < SMALL_FACE_PX:
+            out.append(small_face_warning(f"face track #{tr.id}", f"median {side:.0f} px across"))
+    return out
+
+
+def box_side(box: tuple[float, float, float, float]) -> float:
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def small_face_warning(which: str, size: str) -> str:
+    return (f"{which} is small ({size}; the FF++ training faces were ~270 px): small or blurry real "
+            "faces tend to score as more fake, so a 'fake' verdict is weak evidence")
 
 
 def score_fields(score: float, threshold: float) -> dict:
@@ -96,7 +113,7 @@ def video_record(report: VideoReport) -> dict:
     if report.score is None:
         return record(report.path, "video", t, status="no_face", **extra)
     return record(report.path, "video", t, **{**extra, "faces": extra["tracks"]},
-                  **score_fields(report.score, t))
+                  warnings=track_warnings(report), **score_fields(report.score, t))
 
 
 def scan_image(detector: Detector, path: Path) -> dict:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.special
+from conftest import write_video
 from demo_fixtures import shipped_engine, tiny_engine, tiny_weights
 
 from demo import handlers, overlays
@@ -131,6 +132,7 @@ def test_video(engine, astronaut_video):
     rec = report(out)
     assert rec["status"] == "ok" and rec["frames"] == 8 and 0 <= rec["score"] <= 1
     assert set(record("x", "video", 0.5)) <= set(rec) and {"tracks", "timeline"} <= set(rec)
+    assert rec["warnings"] == [] and "Caution" not in out.verdict  # the astronaut's face is ~95 px
     assert calls == [(k, 8) for k in range(1, 9)]
     assert len(out.tracks) == len(rec["tracks"]) >= 1 and out.tracks["frames"].sum() == 8
     assert (out.timeline["series"] == "threshold").sum() == 2
@@ -140,6 +142,16 @@ def test_video(engine, astronaut_video):
     while cap.read()[0]:
         n += 1
     assert out.video.endswith(".webm") and n == 8  # one annotated frame per sampled frame
+
+
+def test_video_small_face_track_gets_a_caution(engine, astronaut, tmp_path):
+    small = cv2.resize(astronaut, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # face ~47 px
+    path = write_video(tmp_path / "small.mp4", [small] * 6)
+    out = analyze_video_file(engine, str(path), 4)
+    assert out.record["status"] == "ok"
+    (warning,) = out.record["warnings"]
+    assert warning.startswith("face track #") and "median" in warning
+    assert f"**Caution**: {warning}" in out.verdict
 
 
 def test_video_is_opened_once(engine, astronaut_video, monkeypatch):
