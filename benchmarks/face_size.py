@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jrc.detector import Detector
+from jrc.faces import box_side
 from jrc.media import load_image
 from train.data import scan_crop_folder
 from train.degrade import resample
@@ -47,7 +48,7 @@ def main() -> None:
           "|---:|---:|---:|---:|---:|")
     for f in args.factors:
         results = det.analyze_crops([im if f == 1 else resample(im, f) for im in images], reframe=True)
-        sides = [max(r.box[2] - r.box[0], r.box[3] - r.box[1]) for r in results if r.box]
+        sides = [box_side(r.box) for r in results if r.box]
         r = summary(labels, np.array([r.score for r in results]), det.threshold)
         shares = " | ".join(f"{r.get(k, float('nan')):.3f}" for k in ("tnr", "tpr"))  # nan: one class only
         print(f"| x{f:g} | {np.median(sides) * f:.0f} | {r['auc']:.3f} | {shares} |", flush=True)

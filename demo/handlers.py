@@ -27,7 +27,7 @@ import pandas as pd
 
 from demo import overlays
 from demo.video_out import WebmWriter, playback_fps
-from jrc.cli import image_record, input_warnings, record, video_record
+from jrc.cli import image_record, record, video_record
 from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file, kind_of, load_image
 from jrc.video import OpenVideo, VideoReport, analyze_video, iou, open_video, sample_indices
@@ -249,7 +249,7 @@ def analyze_image(engine: Engine, path: str | None) -> ImageOutput:
         msg = f"{name}: internal error ({type(e).__name__}: {public_message(e, path)})"
         rec = record(name, "image", t, error=msg)
         return ImageOutput(None, error_md(msg), empty, None, write_report(engine, rec, name), rec)
-    rec = {**image_record(name, results, t), "warnings": input_warnings(path, results)}
+    rec = image_record(name, results, t, file=path)
     annotated = overlays.fit(overlays.draw_faces(rgb, results), DISPLAY_SIDE)
     h, w = rgb.shape[:2]
     size_note = (f"\n\nLarge image ({w}×{h}): faces were analysed at full resolution; the picture "

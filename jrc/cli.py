@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jrc.detector import Detector, FaceResult
+from jrc.faces import box_side
 from jrc.media import IMAGE_EXTS, VIDEO_EXTS, MediaError, compression_warning, kind_of, load_image
 from jrc.runtime import BACKENDS, BackendUnavailable
 from jrc.video import VideoReport, analyze_video
@@ -65,42 +66,38 @@ def input_warnings(path: Path | str, results: list[FaceResult], crop_side: int |
     without a detected box (``--crops``), taken as its face's size."""
     if not results:
         return []
-    out = [w for w in (compression_warning(path),) if w]
-    for i, r in enumerate(results):
-        side = box_side(r.box) if r.box else crop_side
-        if side is not None and side < SMALL_FACE_PX:
-            out.append(small_face_warning(f"face #{i + 1}", f"{side:.0f} px across"))
-    return out
+    small = (small_face_warning(f"face #{i + 1}", box_side(r.box) if r.box else crop_side)
+             for i, r in enumerate(results))
+    return [w for w in (compression_warning(path), *small) if w]
 
 
 def track_warnings(report: VideoReport) -> list[str]:
     """The small-face caution for each face track whose median box is under ``SMALL_FACE_PX``."""
-    out = []
-    for tr in report.tracks:
-        side = float(np.median([box_side(b) for b in tr.boxes])) if tr.boxes else None
-        if side is not None and side < SMALL_FACE_PX:
-            out.append(small_face_warning(f"face track #{tr.id}", f"median {side:.0f} px across"))
-    return out
+    small = (small_face_warning(f"face track #{tr.id}", float(np.median([box_side(b) for b in tr.boxes])),
+                                "median ") for tr in report.tracks if tr.boxes)
+    return [w for w in small if w]
 
 
-def box_side(box: tuple[float, float, float, float]) -> float:
-    return max(box[2] - box[0], box[3] - box[1])
-
-
-def small_face_warning(which: str, size: str) -> str:
-    return (f"{which} is small ({size}; the FF++ training faces were ~270 px): small or blurry real "
-            "faces tend to score as more fake, so a 'fake' verdict is weak evidence")
+def small_face_warning(which: str, side: float | None, of: str = "") -> str | None:
+    """The caution for a face ``side`` px across, or None when it is unknown or not small."""
+    if side is None or side >= SMALL_FACE_PX:
+        return None
+    return (f"{which} is small ({of}{side:.0f} px across; the FF++ training faces were ~270 px): small "
+            "or blurry real faces tend to score as more fake, so a 'fake' verdict is weak evidence")
 
 
 def score_fields(score: float, threshold: float) -> dict:
     return {"status": "ok", "score": round(score, 6), "label": "fake" if score >= threshold else "real"}
 
 
-def image_record(path: Path | str, results: list[FaceResult], threshold: float) -> dict:
-    """Record for a scanned image: ``no_face``, or the max face score (any fake face -> fake)."""
+def image_record(path: Path | str, results: list[FaceResult], threshold: float,
+                 file: Path | str | None = None) -> dict:
+    """Record for a scanned image: ``no_face``, or the max face score (any fake face -> fake) with
+    the :func:`input_warnings` of ``file`` (default ``path``; the demo records a display name)."""
     if not results:
         return record(path, "image", threshold, status="no_face")
     return record(path, "image", threshold, faces=[r.to_dict() for r in results],
+                  warnings=input_warnings(file or path, results),
                   **score_fields(max(r.score for r in results), threshold))
 
 
@@ -117,8 +114,7 @@ def video_record(report: VideoReport) -> dict:
 
 
 def scan_image(detector: Detector, path: Path) -> dict:
-    results = detector.analyze_image(load_image(path))
-    return {**image_record(path, results, detector.threshold), "warnings": input_warnings(path, results)}
+    return image_record(path, detector.analyze_image(load_image(path)), detector.threshold)
 
 
 def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:

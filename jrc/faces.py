@@ -236,11 +236,16 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def box_side(box: tuple[float, float, float, float]) -> float:
+    """The longer side of an ``(x0, y0, x1, y1)`` box: the face size the crop is scaled from."""
+    return max(box[2] - box[0], box[3] - box[1])
+
+
 def crop_box(box: tuple[float, float, float, float], scale: float = CROP_SCALE,
              shift: float = CROP_SHIFT) -> tuple[int, int, int]:
     """Detector box -> square crop ``(x0, y0, side)`` in pixels (may leave the image)."""
     x0, y0, x1, y1 = box
-    side = max(x1 - x0, y1 - y0) * scale
+    side = box_side(box) * scale
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - shift * side
     side_i = max(2, round(side))
     return round(cx - side / 2), round(cy - side / 2), side_i
