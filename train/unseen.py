@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,42 +46,75 @@ def unseen_by_method(weights: str | Path) -> dict:
     return _scored(weights)[0]
 
 
-def _scored(weights: str | Path) -> tuple[dict, Scored, dict[str, Scored]]:
-    """:func:`unseen_by_method`'s result, plus the scores behind it: reals, and fakes per folder."""
+@dataclass
+class FolderCrops:
+    """The face crops of one fake folder that :func:`unseen_by_method` scores, and whether the run saw it."""
+
+    crops: np.ndarray
+    paths: list[str]
+    seen: bool
+
+
+@dataclass
+class UnseenCrops:
+    """What :func:`unseen_by_method` scores: the run's validation reals and, per fake folder, the crops
+    it never trained on (or, for a folder it trained on, that folder's validation part)."""
+
+    checkpoint: jrc_weights.Checkpoint
+    real_crops: np.ndarray
+    real_paths: list[str]
+    fakes: dict[str, FolderCrops]
+    warning: str | None = None
+
+
+def unseen_crops(weights: str | Path) -> UnseenCrops:
+    """Rebuild the split stored in ``weights`` and gather the crops of the module doc."""
     loaded = jrc_weights.load(weights)
     cfg, split = weights_split(loaded, weights)
     size = loaded.model.config.input_size
     reals = split.val[split.labels[split.val] == 0]
-    real_scores = predict(loaded.model, split.crops[reals])
-    real_paths = [split.samples[i].path for i in reals]
-    fakes: dict[str, Scored] = {}
     used = {s.source for s in split.samples}
     sbi_only = float(cfg["sbi_ratio"]) >= 1.0
     everything = scan_crop_folder(cfg["data"])
-    out: dict = {"weights": str(weights), "val_reals": len(reals), "methods": {}}
-    if cfg["init"]:  # "unseen" is this run's view only: the start model may have trained on more
-        out["warning"] = (f"this run started from {cfg['init']}; folders that model trained on are "
-                          "not unseen, whatever this table says")
+    fakes: dict[str, FolderCrops] = {}
     for src in sorted({s.source for s in everything if s.label == 1}):
         seen = src in used and not sbi_only
         if src in used:  # in the split: validation part only if seen, both parts if not
             pool = split.val if seen else np.r_[split.train, split.val]
             idx = pool[np.array([split.samples[i].source == src for i in pool], bool)]
-            crops, paths = split.crops[idx], [split.samples[i].path for i in idx]
+            fakes[src] = FolderCrops(split.crops[idx], [split.samples[i].path for i in idx], seen)
         else:  # a folder the run's `sources` left out
             samples = [s for s in everything if s.source == src]
             c, found, _ = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
-            crops, paths = c[found], [s.path for s, f in zip(samples, found, strict=True) if f]
-        scores = predict(loaded.model, crops)
-        fakes[src] = (paths, scores)
+            paths = [s.path for s, f in zip(samples, found, strict=True) if f]
+            fakes[src] = FolderCrops(c[found], paths, seen)
+    warning = None
+    if cfg["init"]:  # "unseen" is this run's view only: the start model may have trained on more
+        warning = (f"this run started from {cfg['init']}; folders that model trained on are "
+                   "not unseen, whatever this table says")
+    return UnseenCrops(loaded, split.crops[reals], [split.samples[i].path for i in reals], fakes, warning)
+
+
+def _scored(weights: str | Path) -> tuple[dict, Scored, dict[str, Scored]]:
+    """:func:`unseen_by_method`'s result, plus the scores behind it: reals, and fakes per folder."""
+    got = unseen_crops(weights)
+    model = got.checkpoint.model
+    real_scores = predict(model, got.real_crops)
+    out: dict = {"weights": str(weights), "val_reals": len(got.real_paths), "methods": {}}
+    if got.warning:
+        out["warning"] = got.warning
+    fakes: dict[str, Scored] = {}
+    for src, folder in got.fakes.items():
+        scores = predict(model, folder.crops)
+        fakes[src] = (folder.paths, scores)
         y = np.r_[np.zeros(len(real_scores)), np.ones(len(scores))]
         both = np.r_[real_scores, scores]
         out["methods"][src] = {"auc": round(auc(y, both), 4),
                                "ci": [round(v, 4) for v in auc_interval(y, both)],
-                               "fakes": len(scores), "seen": seen}
+                               "fakes": len(scores), "seen": folder.seen}
     unseen = [m["auc"] for m in out["methods"].values() if not m["seen"]]
     out["unseen_mean"] = round(float(np.mean(unseen)), 4) if unseen else None
-    return out, (real_paths, real_scores), fakes
+    return out, (got.real_paths, real_scores), fakes
 
 
 def compare(weights: str | Path, against: str | Path) -> dict:
