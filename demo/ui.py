@@ -20,7 +20,7 @@ from demo.handlers import Engine, LiveState
 WEBCAM_TIME_LIMIT = 600  # seconds per webcam session (one stream at a time); then the next in the queue
 WEBCAM_EVERY = 0.05  # seconds between frames the browser sends (it skips while one is pending)
 MAX_UPLOAD = f"{handlers.MAX_VIDEO_MB}mb"
-OVERLAYS = ["residual", "mask", "none"]
+OVERLAYS = ["mask", "residual", "none"]
 
 CSS = """
 .jrc-verdict {display:inline-block; padding:6px 14px; border-radius:8px; font-size:1.35em;
@@ -103,8 +103,9 @@ def build(engine: Engine) -> gr.Blocks:
                    delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# JRC deepfake detector\n"
                     "Joint reconstruction and classification: one encoder feeds a classifier "
-                    "(P(fake) per face) and an autoencoder whose reconstruction residual shows "
-                    "where a face looks unusual to it. " + model_line(engine))
+                    "(P(fake) per face), an autoencoder that rebuilds the face (it shapes what the "
+                    "encoder learns) and, in the default model, a forgery-mask head that marks "
+                    "blended regions. " + model_line(engine))
         with gr.Tabs():
             with gr.Tab("Image", id="image"):
                 with gr.Row():
@@ -178,9 +179,11 @@ def build(engine: Engine) -> gr.Blocks:
                                    height=360)
                     live = inline_jpeg(gr.Image(label="Live analysis", interactive=False, height=360,
                                                 elem_id="jrc-live"))
-                overlay = gr.Radio(OVERLAYS, value="residual", label="Overlay inside the face box",
-                                   info="residual: where the reconstruction fails; mask: predicted "
-                                        "forgery mask (needs a model with a mask head)")
+                overlay = gr.Radio(OVERLAYS, value=handlers.default_overlay(engine),
+                                   label="Overlay inside the face box",
+                                   info="mask: predicted forgery mask (needs a model with a mask head); "
+                                        "residual: where the reconstruction fails (not a map of "
+                                        "manipulation)")
                 live_status = gr.Markdown("Waiting for the webcam…", elem_id="jrc-live-status")
                 state = gr.State(LiveState())
                 cam.stream(run_live, inputs=[cam, overlay, state], outputs=[live, live_status, state],

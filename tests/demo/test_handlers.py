@@ -232,6 +232,7 @@ def test_live_mask_overlay(engine, astronaut):
     mask = live_frame(engine, frame, "mask", None)[0]
     resid = live_frame(engine, frame, "residual", None)[0]
     assert not np.array_equal(mask, resid)
+    assert handlers.default_overlay(engine) == "mask"  # the map that localises blends comes first
 
 
 def test_live_without_mask_head_says_so(tmp_path, astronaut):
@@ -246,6 +247,7 @@ def test_live_without_mask_head_says_so(tmp_path, astronaut):
     eng = Engine.load(str(weights.save(model, tmp_path, threshold=0.5)), "torch")
     _, status, _ = live_frame(eng, webcam_frame(astronaut), "mask", None)
     assert "no mask head" in status
+    assert handlers.default_overlay(eng) == "residual"
     out = analyze_image(eng, png(tmp_path / "a.png", astronaut))
     assert "this model has no mask head" in out.verdict
 
