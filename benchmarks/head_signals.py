@@ -14,6 +14,11 @@ only) and reports, per folder, the AUC of four per-crop signals:
   equal weights, so no label chooses the mix.
 
 The question: does a head other than the classifier carry signal that transfers to unseen methods?
+
+Then, where does each map point? Every validation real is self-blended once (seeded; the blend
+mask is the truth), and per fake the pixel AUC of the demo's two overlays is averaged: the residual
+``|crop - reconstruction|`` and the mask head's P(manipulated), against "blend weight >= half its
+maximum".
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import torch
 from jrc import weights as jrc_weights
 from jrc.model import TwoBranchCAE
 from jrc.preprocess import normalize
+from train.loop import weights_split
 from train.metrics import auc
+from train.sbi import self_blend
 from train.unseen import unseen_crops
 
 SIGNALS = ("classifier", "mask", "reconstruction", "classifier+mask")
@@ -84,6 +91,32 @@ def compare(weights: str | Path) -> dict:
     return out
 
 
+@torch.no_grad()
+def localisation(weights: str | Path, seed: int = 0, batch: int = 32) -> dict:
+    """Mean per-image pixel AUC of the residual and of the mask head on self-blends of the
+    validation reals (truth: blend weight >= half its maximum)."""
+    loaded = jrc_weights.load(weights)
+    _, split = weights_split(loaded, weights)
+    model, rng = loaded.model.eval(), np.random.default_rng(seed)
+    reals = split.val[split.labels[split.val] == 0]
+    blends = [self_blend(split.crops[i], split.keypoints[i], rng) for i in reals]
+    c = model.config
+    scores: dict[str, list[float]] = {"residual": [], "mask": []}
+    for i in range(0, len(blends), batch):
+        part = blends[i:i + batch]
+        x = torch.from_numpy(normalize(np.stack([f for f, _ in part]), c.mean, c.std))
+        o = model(x)
+        residual = (o["reconstruction"] - model.denormalize(x)).abs().mean(1).numpy()
+        mask = torch.sigmoid(o["mask_logit"]).numpy()
+        for (_, truth), res, msk in zip(part, residual, mask, strict=True):
+            inside = (truth >= 0.5 * truth.max()).ravel()
+            if inside.all() or not inside.any():
+                continue
+            scores["residual"].append(auc(inside, res.ravel()))
+            scores["mask"].append(auc(inside, msk.ravel()))
+    return {"blends": len(scores["mask"]), **{k: round(float(np.mean(v)), 4) for k, v in scores.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default="weights", help="JRC weights with a mask head and a training config")
@@ -102,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {src} | {seen} | {m['fakes']} | " + " | ".join(f"{m[k]:.3f}" for k in SIGNALS) + " |")
     if out["unseen_mean"]:
         print("| mean of unseen | | | " + " | ".join(f"{out['unseen_mean'][k]:.3f}" for k in SIGNALS) + " |")
+    loc = localisation(args.weights)
+    out["localisation"] = loc
+    print(f"\nPixel AUC on {loc['blends']} self-blends of the validation reals (mean per image): "
+          f"residual {loc['residual']:.3f}, mask head {loc['mask']:.3f}")
     if "warning" in out:
         print(f"warning: {out['warning']}", file=sys.stderr)
     if args.json:
