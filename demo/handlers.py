@@ -169,7 +169,7 @@ def overlay_note(engine: Engine) -> str:
             "read the residual.")
     return ("**Residual**: |crop − reconstruction|, where the autoencoder could not rebuild the face. "
             "It is not a map of manipulation: on self-blended fakes it marks the blended region no "
-            "better than chance (pixel AUC 0.52, against 0.99 for the forgery mask; "
+            "better than chance (default model: pixel AUC 0.52, against 0.99 for the forgery mask; "
             "`benchmarks/head_signals.py`). " + mask)
 
 
