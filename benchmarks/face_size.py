@@ -7,7 +7,7 @@ Each crop is down-scaled by a factor and scaled back up (``train.degrade.resampl
 keeps its size in the picture but carries only ``factor`` x its detail, like a small face in a
 large photo. Reported per factor: the median detected face side times the factor (pixels of
 detail across the face), AUC, and at the stored threshold the shares of reals called real and of
-fakes called fake. This sets ``jrc.cli.SMALL_FACE_PX``, under which ``jrc scan`` and the demo
+fakes called fake. This sets ``jrc.report.SMALL_FACE_PX``, under which ``jrc scan`` and the demo
 attach a caution. Test data: never used to pick a model.
 """
 

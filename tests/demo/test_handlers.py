@@ -11,7 +11,7 @@ from demo_fixtures import shipped_engine, tiny_engine, tiny_weights
 
 from demo import handlers, overlays
 from demo.handlers import Engine, LiveState, analyze_image, analyze_video_file, live_frame
-from jrc.cli import record
+from jrc.report import record
 from jrc.detector import Detector
 
 

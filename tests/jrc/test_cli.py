@@ -10,7 +10,7 @@ import pytest
 import scipy.special
 from conftest import ROOT, needs_weights
 
-from jrc import cli
+from jrc import cli, report, scan
 
 pytestmark = needs_weights
 
@@ -108,7 +108,7 @@ def test_usage_and_weights_errors(tmp_path, inputs):
 
 
 def test_missing_path_is_named(tmp_path):
-    recs = list(cli.scan(_CropStub(), [tmp_path / "typo_dir", tmp_path / "gone.jpg"]))
+    recs = list(scan.scan(_CropStub(), [tmp_path / "typo_dir", tmp_path / "gone.jpg"]))
     assert [r["error"] for r in recs] == [f"{tmp_path / p}: no such file or folder"
                                           for p in ("typo_dir", "gone.jpg")]
 
@@ -131,7 +131,7 @@ def test_crops_batch_failure_fails_only_the_culprit(tmp_path):
     for name, value in [("a", 40), ("bad", 255), ("c", 200)]:
         paths.append(tmp_path / f"{name}.png")
         cv2.imwrite(str(paths[-1]), np.full((32, 32, 3), value, np.uint8))
-    recs = list(cli.scan(_CropStub(), paths, crops=True))
+    recs = list(scan.scan(_CropStub(), paths, crops=True))
     assert [r["status"] for r in recs] == ["ok", "error", "ok"]
     assert recs[0]["score"] == pytest.approx(40 / 255, abs=1e-6)
     assert str(paths[1]) in recs[1]["error"] and "non-finite" in recs[1]["error"]
@@ -142,12 +142,12 @@ def test_collect_paths_recurses_known_types(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/x.jpg", "a/b/y.mp4", "a/b/z.txt"):
         (tmp_path / name).write_bytes(b"x")
-    got = [p.relative_to(tmp_path).as_posix() for p in cli.collect_paths([str(tmp_path)], None)]
+    got = [p.relative_to(tmp_path).as_posix() for p in scan.collect_paths([str(tmp_path)], None)]
     assert got == ["a/b/y.mp4", "a/x.jpg"]
 
 
 def test_crop_batches_bound_count_and_pixels(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "CROP_BATCH", 3)
+    monkeypatch.setattr(scan, "CROP_BATCH", 3)
     monkeypatch.setattr(cli, "CROP_BATCH_PIXELS", 300 * 300)
     paths = []
     for i, side in enumerate([40, 40, 40, 40, 270, 180, 600]):
@@ -155,7 +155,7 @@ def test_crop_batches_bound_count_and_pixels(tmp_path, monkeypatch):
         cv2.imwrite(str(paths[-1]), np.zeros((side, side, 3), np.uint8))
     paths.insert(2, tmp_path / "gone.png")
     sizes = [[item.shape[0] if isinstance(item, np.ndarray) else "err" for _, item in b]
-             for b in cli._crop_batches(paths)]
+             for b in scan._crop_batches(paths)]
     # 3 files at most; 270^2 + 180^2 > 300^2 splits; a 600-px image alone may exceed the budget
     assert sizes == [[40, 40, "err"], [40, 40, 270], [180], [600]]
 
@@ -168,14 +168,14 @@ def test_input_warnings_name_small_faces_and_heavy_jpeg(tmp_path, astronaut):
 
     png = tmp_path / "a.png"
     cv2.imwrite(str(png), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
-    small = cli.SMALL_FACE_PX - 1
-    warnings = cli.input_warnings(png, [face((10, 10, 10 + cli.SMALL_FACE_PX, 10 + cli.SMALL_FACE_PX)),
+    small = report.SMALL_FACE_PX - 1
+    warnings = report.input_warnings(png, [face((10, 10, 10 + report.SMALL_FACE_PX, 10 + report.SMALL_FACE_PX)),
                                         face(None), face((0, 0, small, small / 2))])
     assert len(warnings) == 1 and warnings[0].startswith(f"face #3 is small ({small} px across")
-    assert cli.input_warnings(png, [face(None)], crop_side=small)[0].startswith("face #1 is small")
-    assert cli.input_warnings(png, [face(None)], crop_side=cli.SMALL_FACE_PX) == []
+    assert report.input_warnings(png, [face(None)], crop_side=small)[0].startswith("face #1 is small")
+    assert report.input_warnings(png, [face(None)], crop_side=report.SMALL_FACE_PX) == []
     heavy = tmp_path / "a.jpg"
     cv2.imwrite(str(heavy), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 50])
-    (warning,) = cli.input_warnings(heavy, [face((0, 0, 300, 300))])
+    (warning,) = report.input_warnings(heavy, [face((0, 0, 300, 300))])
     assert "quality ~50" in warning
-    assert cli.input_warnings(heavy, []) == []  # nothing scored: nothing to caution about
+    assert report.input_warnings(heavy, []) == []  # nothing scored: nothing to caution about

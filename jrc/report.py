@@ -1,0 +1,84 @@
+"""The JSON record of one scanned input: the schema shared by ``jrc scan``, the demo and the
+distributed scan. Every input gets exactly one record, with a ``status`` (``ok``, ``no_face``,
+``error``) and, when it is not ``ok``, a reason; a failure never becomes a default score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from jrc.detector import FaceResult
+from jrc.faces import box_side
+from jrc.media import compression_warning
+from jrc.video import VideoReport
+
+# Faces whose box's longer side is under this (source pixels) get a caution. `benchmarks/face_size.py`,
+# v6: reals called real 0.82 at ~270 px of detail, 0.72-0.78 at 82-109, 0.67 at 68, 0.45 at 54
+SMALL_FACE_PX = 80
+
+
+def record(path: Path | str, kind: str | None, threshold: float, **fields) -> dict:
+    """One output line of ``jrc scan`` (also the demo's JSON report)."""
+    base = {"path": str(path), "kind": kind, "status": "error", "score": None, "label": None,
+            "threshold": threshold, "faces": [], "frames": None, "error": None, "warnings": [],
+            "tta": False}  # scan() and the demo set it to whether the scores are flip-averaged
+    return {**base, **fields}
+
+
+def input_warnings(path: Path | str, results: list[FaceResult], crop_side: int | None = None) -> list[str]:
+    """Cautions about how far to trust an image's scores (none when nothing was scored): heavy JPEG
+    compression (fakes pass as real) and faces under ``SMALL_FACE_PX`` across (real faces score as
+    more fake); both measured with ``benchmarks/robustness.py`` and ``benchmarks/face_size.py``
+    (README, "Which way compression and small faces err"). ``crop_side``: the size of a crop scored
+    without a detected box (``--crops``), taken as its face's size."""
+    if not results:
+        return []
+    small = (small_face_warning(f"face #{i + 1}", box_side(r.box) if r.box else crop_side)
+             for i, r in enumerate(results))
+    return [w for w in (compression_warning(path), *small) if w]
+
+
+def track_warnings(report: VideoReport) -> list[str]:
+    """The small-face caution for each face track whose median box is under ``SMALL_FACE_PX``."""
+    small = (small_face_warning(f"face track #{tr.id}", float(np.median([box_side(b) for b in tr.boxes])),
+                                "median ") for tr in report.tracks if tr.boxes)
+    return [w for w in small if w]
+
+
+def small_face_warning(which: str, side: float | None, of: str = "") -> str | None:
+    """The caution for a face ``side`` px across, or None when it is unknown or not small."""
+    if side is None or side >= SMALL_FACE_PX:
+        return None
+    return (f"{which} is small ({of}{side:.0f} px across; the FF++ training faces were ~270 px): small "
+            "or blurry real faces tend to score as more fake, so a 'fake' verdict is weak evidence")
+
+
+def score_fields(score: float, threshold: float) -> dict:
+    return {"status": "ok", "score": round(score, 6), "label": "fake" if score >= threshold else "real"}
+
+
+def image_record(path: Path | str, results: list[FaceResult], threshold: float,
+                 file: Path | str | None = None) -> dict:
+    """Record for a scanned image: ``no_face``, or the max face score (any fake face -> fake) with
+    the :func:`input_warnings` of ``file`` (default ``path``; the demo records a display name)."""
+    if not results:
+        return record(path, "image", threshold, status="no_face")
+    return record(path, "image", threshold, faces=[r.to_dict() for r in results],
+                  warnings=input_warnings(file or path, results),
+                  **score_fields(max(r.score for r in results), threshold))
+
+
+def video_record(report: VideoReport) -> dict:
+    """Record for a scanned video, with per-track scores and the per-frame timeline."""
+    t = report.threshold
+    extra = {"frames": len(report.sampled), "frames_unreadable": len(report.unreadable),
+             "fps": round(report.fps, 3), "n_frames_total": report.n_frames_total,
+             "tracks": [tr.to_dict(t) for tr in report.tracks], "timeline": report.timeline}
+    if report.score is None:
+        return record(report.path, "video", t, status="no_face", **extra)
+    return record(report.path, "video", t, **{**extra, "faces": extra["tracks"]},
+                  warnings=track_warnings(report), **score_fields(report.score, t))
+
+
