@@ -27,9 +27,9 @@ import pandas as pd
 
 from demo import overlays
 from demo.video_out import WebmWriter, playback_fps
-from jrc.report import image_record, record, video_record
 from jrc.detector import Detector, FaceResult
 from jrc.media import MediaError, check_file, kind_of, load_image
+from jrc.report import image_record, record, video_record
 from jrc.video import OpenVideo, VideoReport, analyze_video, iou, open_video, sample_indices
 
 log = logging.getLogger("demo")

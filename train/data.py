@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from jrc.faces import FaceDetector, detect_and_crop
 from jrc.media import VIDEO_EXTS
+from train.benign import random_benign
 from train.degrade import jpeg, random_degradation
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -266,13 +267,12 @@ def split_indices(samples: list[Sample], val_frac: float, seed: int,
 
 
 def augment(crop: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None = None,
-            degrade: float = 0.0):
-    """Label-independent augmentation: flip, mild scale/shift jitter, random JPEG re-encoding,
-    and with probability ``degrade`` one stronger degradation (``train.degrade``).
-
-    The same geometry is applied to ``mask`` when given; returns ``crop`` or ``(crop, mask)``.
-    With ``degrade=0`` the random draws are exactly those of earlier versions (same seed, same
-    augmentations), so older recipes reproduce.
+            degrade: float = 0.0, benign: float = 0.0):
+    """Label-independent augmentation: flip, mild scale/shift jitter, then either (``benign`` > 0)
+    benign re-saving with probability ``benign`` (``train.benign.random_benign``) or a random JPEG
+    re-encoding (q60-95, p=0.3), and with probability ``degrade`` one stronger degradation
+    (``train.degrade``). The same geometry is applied to ``mask`` when given; returns ``crop`` or
+    ``(crop, mask)``.
     """
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
@@ -285,7 +285,10 @@ def augment(crop: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None 
         crop = cv2.warpAffine(np.ascontiguousarray(crop), m, (s, s), borderMode=cv2.BORDER_REFLECT)
         if mask is not None:
             mask = cv2.warpAffine(np.ascontiguousarray(mask), m, (s, s), borderMode=cv2.BORDER_REFLECT)
-    if rng.random() < 0.3:
+    if benign > 0:
+        if rng.random() < benign:
+            crop = random_benign(np.ascontiguousarray(crop), rng)
+    elif rng.random() < 0.3:
         crop = jpeg(crop, int(rng.integers(60, 96)))
     if degrade > 0 and rng.random() < degrade:
         crop = random_degradation(np.ascontiguousarray(crop), rng)

@@ -8,8 +8,9 @@ From ONE real face crop, :func:`self_blend` returns ``(fake, mask)``:
    project's crop framing (``CANONICAL_KEYPOINTS``, medians over 300 FF++ crops); without
    keypoints the canonical layout itself is used. One of three shapes: the outline, an
    ellipse fitted to it, or the inner face (brows to below the mouth), with scale jitter.
-   Optionally (``local``), a part of the face instead: the mouth and lower face, or the eyes
-   and brows, as local manipulations (mouth reenactment, eye edits) change only that part.
+   Optionally (``local``), a part of the face instead: the mouth and lower face, the eyes
+   and brows, the nose or a cheek, as local manipulations (mouth reenactment, photo-editor
+   edits) change only that part.
    Any other number of landmarks (e.g. 68) is used through its convex hull.
 2. **Source**: a copy of the crop with a colour perturbation (RGB shift p=0.3, HSV shift,
    brightness/contrast) and one frequency perturbation (down-up resampling, sharpening or a
@@ -57,10 +58,13 @@ FACE_OUTLINE = np.array([[0.49, 0.10], [0.71, 0.13], [0.85, 0.25], [0.90, 0.40],
                          [0.27, 0.13]], np.float32)
 OUTLINE_CENTRE = np.array([0.49, 0.58], np.float32)
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI's dynamic_blend
-# Parts of the face for local self-blends (``local`` > 0): (centre, half-axes) of an ellipse in
-# the same frame. The mouth and lower face (below the nose to the chin, where mouth-reenactment
-# methods such as NeuralTextures change the face) and the eyes and brows.
-LOCAL_REGIONS = (((0.487, 0.84), (0.25, 0.17)), ((0.49, 0.42), (0.36, 0.14)))
+# Parts of the face for part-level self-blends (``local`` > 0), the edits a photo editor makes:
+# (centre, half-axes) of an ellipse in the same frame. The mouth and lower face (where
+# mouth-reenactment methods such as NeuralTextures change the face), the eyes and brows, the
+# nose, and either cheek.
+LOCAL_REGIONS = (((0.487, 0.84), (0.25, 0.17)), ((0.49, 0.42), (0.36, 0.14)),
+                 ((0.485, 0.58), (0.11, 0.15)), ((0.26, 0.66), (0.12, 0.12)),
+                 ((0.72, 0.66), (0.12, 0.12)))
 # Keypoints off the crop: a region covering under MIN_REGION_FRAC of the crop AND with under
 # MIN_ON_CROP of its own area on it falls back to the canonical layout (a small face on the crop,
 # e.g. a local region of a small face, keeps its place).
@@ -80,7 +84,7 @@ def _affine_from_canonical(keypoints: np.ndarray, w: int, h: int) -> np.ndarray 
 
 
 def _local_region(rng: np.random.Generator) -> np.ndarray:
-    """A part of the face in canonical crop fractions: the mouth and lower face, or the eyes."""
+    """A part of the face in canonical crop fractions (one of :data:`LOCAL_REGIONS`)."""
     centre, axes = LOCAL_REGIONS[int(rng.integers(len(LOCAL_REGIONS)))]
     t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
     ax, ay = np.float32(axes) * rng.uniform(0.85, 1.15, 2)
@@ -249,7 +253,7 @@ def self_blend(img: np.ndarray, keypoints: np.ndarray | Sequence | None,
     pixel coordinates in ``img`` (BlazeFace's 6, as ``jrc.faces.detect_and_crop`` returns them,
     or ``jrc.faces.crop_points``), or None to use the canonical layout of the crop framing.
     ``local``: probability that the blended region is a part of the face (mouth and lower face,
-    or eyes and brows) rather than the whole face; for landmark sets other than BlazeFace's 6 it
+    eyes and brows, nose, a cheek) rather than the whole face; for landmark sets other than BlazeFace's 6 it
     is ignored (their hull is the region).
     Returns ``(fake uint8 HxWx3, mask float32 HxW)``, mask in [0, 1]; where ``mask == 0`` the
     fake equals ``img`` exactly.

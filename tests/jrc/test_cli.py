@@ -169,8 +169,9 @@ def test_input_warnings_name_small_faces_and_heavy_jpeg(tmp_path, astronaut):
     png = tmp_path / "a.png"
     cv2.imwrite(str(png), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     small = report.SMALL_FACE_PX - 1
-    warnings = report.input_warnings(png, [face((10, 10, 10 + report.SMALL_FACE_PX, 10 + report.SMALL_FACE_PX)),
-                                        face(None), face((0, 0, small, small / 2))])
+    side = report.SMALL_FACE_PX
+    warnings = report.input_warnings(png, [face((10, 10, 10 + side, 10 + side)),
+                                           face(None), face((0, 0, small, small / 2))])
     assert len(warnings) == 1 and warnings[0].startswith(f"face #3 is small ({small} px across")
     assert report.input_warnings(png, [face(None)], crop_side=small)[0].startswith("face #1 is small")
     assert report.input_warnings(png, [face(None)], crop_side=report.SMALL_FACE_PX) == []
