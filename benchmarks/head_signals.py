@@ -36,7 +36,7 @@ from jrc.model import TwoBranchCAE
 from jrc.preprocess import normalize
 from train.loop import weights_split
 from train.metrics import auc
-from train.sbi import self_blend
+from jrc.sbi import self_blend
 from train.unseen import unseen_crops
 
 SIGNALS = ("classifier", "mask", "reconstruction", "classifier+mask")

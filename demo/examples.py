@@ -72,7 +72,7 @@ def self_blended(rgb: np.ndarray, seed: int = SBI_SEED) -> np.ndarray | None:
     ``self_blend`` expects), blended, and pasted back where it came from.
     """
     try:
-        from train.sbi import self_blend
+        from jrc.sbi import self_blend
     except ImportError:
         return None
     from jrc.faces import FaceDetector, crop, crop_box, crop_points

@@ -31,8 +31,6 @@ from pathlib import Path
 from export.formats import (
     INPUT_NAME,
     artifact_name,
-    checkpoint_sha256,
-    read_engine,
     read_onnx_metadata,
     write_engine,
 )
@@ -187,41 +185,6 @@ def verify_engine(engine_path: Path, onnx_path: Path, crops, source: str):
         engine_path.unlink(missing_ok=True)
         raise TrtError(f"{engine_path.name}: {report.line()}")
     return report
-
-
-def ensure_engine(checkpoint, with_decoder: bool, fp16: bool = True, min_batch: int = 1,
-                  opt_batch: int = 8, max_batch: int = 32, workspace_gb: float = 2.0) -> Path:
-    """The checkpoint's engine next to the weights (or in the cache); built when missing or stale."""
-    import torch
-
-    from export.onnx import export_and_verify
-    from export.samples import parity_crops
-    from jrc.runtime import _target, artifact_candidates, import_tensorrt
-
-    trt = import_tensorrt()
-    sha = checkpoint_sha256(checkpoint)
-    device = torch.cuda.get_device_name(0)
-    candidates = artifact_candidates(checkpoint, artifact_name(with_decoder, fp16, ".engine"), sha)
-    for path in candidates:
-        if path.is_file():
-            try:
-                meta, _ = read_engine(path)
-            except ValueError as e:
-                log.warning("ignoring %s", e)
-                continue
-            if (meta.get("weights_sha256"), meta.get("tensorrt_version"), meta.get("device")) == (
-                    sha, trt.__version__, device):
-                return path
-            log.warning("%s was built from other weights, TensorRT version or GPU: rebuilding", path)
-    target = _target(candidates)
-    onnx_path = target.with_name(artifact_name(with_decoder, fp16, ".onnx"))
-    if not (onnx_path.is_file() and read_onnx_metadata(onnx_path).get("weights_sha256") == sha):
-        export_and_verify(checkpoint, onnx_path, with_decoder, fp16)
-    log.warning("tensorrt: building %s (first use; takes a minute or two)", target)
-    path, _ = build_and_write(onnx_path, target, fp16, min_batch, opt_batch, max_batch, workspace_gb)
-    crops, source = parity_crops(checkpoint.config.input_size, 8)
-    verify_engine(path, onnx_path, crops, source)
-    return path
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import sys
 
 from tqdm import tqdm
 
+from jrc.artifacts import run_builders
 from jrc.detector import Detector
 from jrc.runtime import BACKENDS, BackendUnavailable
 from jrc.scan import collect_paths, output_error, scan
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --output {args.output}: {why}", file=sys.stderr)
         return 2
     try:
+        run_builders(args.weights, args.backend, with_decoder=False)  # export/: ONNX on first use
         detector = Detector.from_pretrained(args.weights, backend=args.backend,
                                             with_decoder=False, tta=args.tta)
     except (WeightsError, BackendUnavailable) as e:

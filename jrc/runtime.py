@@ -6,10 +6,12 @@ A runner takes normalised float32 ``image [N,3,S,S]`` and returns named numpy ou
 no mask head).
 
 ``create_runner(checkpoint, "auto")`` picks TensorRT > onnxruntime-CUDA > onnxruntime-CPU >
-torch, whichever works here, and logs the choice and why the faster ones were skipped. The
-onnx and tensorrt backends find their artifact next to the weights (``model[_decoder].onnx``,
-``model[_decoder]_fp16.engine``) or in the cache (``$JRC_CACHE``, default ``~/.cache/jrc``),
-and export or build it on first use when it is missing or was made from other weights.
+torch, whichever loads here, and logs the choice and why the faster ones were skipped. The
+runtime only LOADS artifacts: the onnx and tensorrt backends find theirs next to the weights
+(``model[_decoder].onnx``, ``model[_decoder]_fp16.engine``) or in the cache
+(:func:`jrc.artifacts.cache_dir`). A missing artifact, or one made from other weights, raises
+:class:`BackendUnavailable` naming the command that builds it; ``jrc scan`` and the demo run
+that build step first (``export.resolve.prepare``), so a user gets ONNX Runtime on first run.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from jrc.artifacts import (
+    BACKENDS,
+    FORMAT,
+    artifact_name,
+    candidates,
+    checkpoint_sha256,
+    config_from_metadata,
+    read_engine,
+)
 from jrc.model import ModelConfig, ScoreHead
 from jrc.weights import Checkpoint
 
 log = logging.getLogger("jrc.runtime")
-BACKENDS = ("auto", "torch", "onnx", "tensorrt")
 ORT_INSTALL = 'pip install ".[cpu]" (or ".[gpu]" for CUDA)'
 TRT_INSTALL = 'pip install ".[trt]" on a machine with an NVIDIA GPU and CUDA'
 
@@ -97,34 +107,8 @@ def physical_cores() -> int:
 
 
 def default_threads() -> int:
-    """``$JRC_THREADS`` or the number of physical cores."""
-    env = os.environ.get("JRC_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else physical_cores()
-
-
-FLAG_ON, FLAG_OFF = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """An on/off environment variable (1/true/yes/on or 0/false/no/off, any case); unset or empty
-    gives ``default``; any other value raises ``ValueError`` naming the variable."""
-    raw = os.environ.get(name, "")
-    value = raw.strip().lower()
-    if value and value not in FLAG_ON | FLAG_OFF:
-        raise ValueError(f"{name}={raw!r}: expected 1/true/yes/on or 0/false/no/off")
-    return default if not value else value in FLAG_ON
-
-
-def ort_spinning() -> bool:
-    """``$JRC_ORT_SPIN`` (on = default, or off; also 1/0, true/false, yes/no): whether onnxruntime's
-    threads spin after a run.
-
-    Spinning is faster for one session called back to back (``jrc scan``, the Python API). Where two
-    sessions alternate, as the demo's decoder and score-only sessions do on webcam frames, each
-    one's spinning threads take the cores from the other: with the decoder every 2 frames, the
-    demo's webcam handler served 33-35 FPS spinning and 50-60 FPS without on the 2-core CPU
-    (``benchmarks/webcam_fps.py``), so ``app.py`` turns it off."""
-    return env_flag("JRC_ORT_SPIN", True)
+    """The number of physical cores (onnxruntime's intra-op threads unless told otherwise)."""
+    return physical_cores()
 
 
 def _import_ort():
@@ -140,12 +124,14 @@ class OnnxRunner:
 
     ``providers``: ``"auto"`` (CUDA when onnxruntime-gpu sees a GPU, else CPU), ``"cuda"`` (fail
     unless the session really got CUDA) or ``"cpu"``. The provider is checked on the created
-    session (``get_providers()``), never on the list of available ones.
+    session (``get_providers()``), never on the list of available ones. ``threads``: intra-op
+    threads (default: the physical cores). ``spinning``: whether idle threads spin after a run;
+    faster for one session called back to back, slower where two sessions alternate on the
+    same cores, which should turn it off.
     """
 
-    def __init__(self, path: str | Path, providers: str = "auto", threads: int | None = None) -> None:
-        from export.formats import config_from_metadata
-
+    def __init__(self, path: str | Path, providers: str = "auto", threads: int | None = None,
+                 spinning: bool = True) -> None:
         ort = _import_ort()
         if providers not in ("auto", "cuda", "cpu"):
             raise ValueError(f"providers must be auto, cuda or cpu, got {providers!r}")
@@ -162,7 +148,7 @@ class OnnxRunner:
         so.intra_op_num_threads = threads or default_threads()
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        self.spinning = ort_spinning()
+        self.spinning = bool(spinning)
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
         try:
             self.session = ort.InferenceSession(str(self.path), so, providers=want)
@@ -192,55 +178,45 @@ class OnnxRunner:
         return _named(outs, self.output_names, self.with_decoder)
 
 
-def artifact_candidates(checkpoint: Checkpoint, name: str, sha: str) -> list[Path]:
-    """Where an artifact for ``checkpoint`` may live: next to the weights, then the cache."""
-    from export.formats import cache_dir
-
-    return [Path(checkpoint.path) / name, cache_dir() / sha[:16] / name]
-
-
-def _target(candidates: list[Path]) -> Path:
-    from export.formats import writable_dir
-
-    first = candidates[0]
-    return first if first.parent.is_dir() and writable_dir(first.parent) else candidates[1]
-
-
-def onnx_runner(checkpoint: Checkpoint, with_decoder: bool, providers: str = "auto") -> OnnxRunner:
-    """Runner over the checkpoint's ONNX file; exported (and parity-checked) on first use."""
-    from export.formats import artifact_name, checkpoint_sha256
-
-    _import_ort()
+def find_artifact(checkpoint: Checkpoint, backend: str, name: str, usable) -> Path:
+    """The first of the checkpoint's artifacts ``name`` (next to the weights, then the cache) for
+    which ``usable(path, sha)`` returns None; BackendUnavailable with the build command otherwise.
+    ``usable`` returns why a file cannot be used (a string) or None."""
     sha = checkpoint_sha256(checkpoint)
-    candidates = artifact_candidates(checkpoint, artifact_name(with_decoder, False, ".onnx"), sha)
-    for path in candidates:
+    why = []
+    for path in candidates(checkpoint.path, name, sha):
         if path.is_file():
-            try:
-                runner = OnnxRunner(path, providers)
-            except (BackendUnavailable, ValueError) as e:
-                log.warning("ignoring %s: %s", path, e)
-                continue
-            if runner.meta.get("weights_sha256") == sha and runner.precision == "fp32":
-                log.info("onnx: using %s", path)
-                return runner
-            why = ("was exported from other weights" if runner.meta.get("weights_sha256") != sha
-                   else f"is {runner.precision}, not fp32")
-            log.warning("%s %s: exporting again", path, why)
-    target = _target(candidates)
-    from export.onnx import ExportError, export_and_verify, require_export_deps
+            reason = usable(path, sha)
+            if reason is None:
+                log.info("%s: using %s", backend, path)
+                return path
+            why.append(f"{path} {reason}")
+    fmt = FORMAT[backend]
+    found = f" ({'; '.join(why)})" if why else ""
+    raise BackendUnavailable(f"no up-to-date {name} for {checkpoint.path}{found}: build it with "
+                             f"{fmt.build} --weights {checkpoint.path}"
+                             + (" --with-decoder" if "_decoder" in name else ""))
 
-    try:
-        require_export_deps()
-    except ImportError as e:
-        raise BackendUnavailable(f"no exported {target.name} for {checkpoint.path}, and {e} "
-                                 "(or run python -m export.onnx where it is installed)") from e
-    log.warning("onnx: exporting %s (first use; takes a few seconds)", target)
-    try:
-        path, report = export_and_verify(checkpoint, target, with_decoder)
-    except ExportError as e:
-        raise BackendUnavailable(f"ONNX export failed: {e}") from e
-    log.info("onnx: %s", report.line())
-    return OnnxRunner(path, providers)
+
+def onnx_runner(checkpoint: Checkpoint, with_decoder: bool, providers: str = "auto",
+                threads: int | None = None, spinning: bool = True) -> OnnxRunner:
+    """Runner over the checkpoint's fp32 ONNX file (``python -m export.onnx`` builds it)."""
+    _import_ort()
+    loaded: dict[Path, OnnxRunner] = {}
+
+    def usable(path: Path, sha: str) -> str | None:
+        try:
+            runner = OnnxRunner(path, providers, threads, spinning)
+        except (BackendUnavailable, ValueError) as e:
+            return f"cannot be loaded ({e})"
+        if runner.meta.get("weights_sha256") != sha:
+            return "was exported from other weights"
+        if runner.precision != "fp32":
+            return f"is {runner.precision}, not fp32"
+        loaded[path] = runner
+        return None
+
+    return loaded[find_artifact(checkpoint, "onnx", artifact_name(with_decoder, False, ".onnx"), usable)]
 
 
 # ---------------------------------------------------------------------------- TensorRT
@@ -264,8 +240,6 @@ class TensorRTRunner:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from export.formats import config_from_metadata, read_engine
-
         trt = import_tensorrt()
         self.path = Path(path)
         try:
@@ -328,30 +302,42 @@ def _torch_dtype(trt, dtype) -> torch.dtype:
     return table[dtype]
 
 
-def tensorrt_runner(checkpoint: Checkpoint, with_decoder: bool) -> TensorRTRunner:
-    """Runner over the checkpoint's FP16 engine; built on first use (takes a minute or two)."""
-    import_tensorrt()
-    from export.trt import ensure_engine
+def engine_key(trt) -> tuple[str, str]:
+    """What an engine must have been built with to run here: TensorRT version and GPU name."""
+    return trt.__version__, torch.cuda.get_device_name(0)
 
-    return TensorRTRunner(ensure_engine(checkpoint, with_decoder))
+
+def tensorrt_runner(checkpoint: Checkpoint, with_decoder: bool) -> TensorRTRunner:
+    """Runner over the checkpoint's FP16 engine (``python -m export.trt --fp16`` builds it)."""
+    trt = import_tensorrt()
+
+    def usable(path: Path, sha: str) -> str | None:
+        try:
+            meta, _ = read_engine(path)
+        except ValueError as e:
+            return f"cannot be read ({e})"
+        if meta.get("weights_sha256") != sha:
+            return "was built from other weights"
+        if (meta.get("tensorrt_version"), meta.get("device")) != engine_key(trt):
+            return "was built by another TensorRT version or for another GPU"
+        return None
+
+    return TensorRTRunner(find_artifact(checkpoint, "tensorrt", artifact_name(with_decoder, True, ".engine"),
+                                        usable))
 
 
 # ---------------------------------------------------------------------------- selection
-def create_runner(checkpoint: Checkpoint, backend: str = "auto",
-                  with_decoder: bool = True) -> Runner:
-    """Build the runner for ``backend``; ``auto`` picks the fastest one available and logs why."""
+def create_runner(checkpoint: Checkpoint, backend: str = "auto", with_decoder: bool = True,
+                  threads: int | None = None, spinning: bool = True) -> Runner:
+    """Load the runner for ``backend`` (one of :data:`jrc.artifacts.BACKENDS`); ``auto`` picks the
+    fastest one that loads here and logs why the others were skipped. ``threads`` and
+    ``spinning`` configure onnxruntime (see :class:`OnnxRunner`)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if backend in ("auto", "onnx"):
-        ort_spinning()  # a bad $JRC_ORT_SPIN is an error, not a silent fall back from onnx to torch
-    if backend == "torch":
-        runner: Runner = TorchRunner(checkpoint, with_decoder)
-    elif backend == "onnx":
-        runner = onnx_runner(checkpoint, with_decoder)
-    elif backend == "tensorrt":
-        runner = tensorrt_runner(checkpoint, with_decoder)
-    else:
-        runner = _auto(checkpoint, with_decoder)
+    loaders = {"torch": lambda: TorchRunner(checkpoint, with_decoder),
+               "onnx": lambda: onnx_runner(checkpoint, with_decoder, "auto", threads, spinning),
+               "tensorrt": lambda: tensorrt_runner(checkpoint, with_decoder)}
+    runner = loaders[backend]() if backend != "auto" else _auto(loaders)
     log.info("backend: %s", runner.name)
     return runner
 
@@ -365,11 +351,12 @@ def backend_of(runner: Runner) -> str:
     return backend
 
 
-def _auto(checkpoint: Checkpoint, with_decoder: bool) -> Runner:
+def _auto(loaders: dict) -> Runner:
+    """The first of tensorrt, onnx, torch that loads (torch always does)."""
     skipped = []
-    for name, make in (("tensorrt", tensorrt_runner), ("onnx", onnx_runner)):
+    for name in ("tensorrt", "onnx"):
         try:
-            runner = make(checkpoint, with_decoder)
+            runner = loaders[name]()
         except BackendUnavailable as e:
             skipped.append(f"{name}: {e}")
             continue
@@ -379,10 +366,10 @@ def _auto(checkpoint: Checkpoint, with_decoder: bool) -> Runner:
             continue
         log.info("auto: chose %s%s", runner.name, f" (skipped {'; '.join(skipped)})" if skipped else "")
         return runner
-    runner = TorchRunner(checkpoint, with_decoder)
+    runner = loaders["torch"]()
     log.info("auto: chose %s (skipped %s)", runner.name, "; ".join(skipped))
     return runner
 
 
 __all__ = ["BACKENDS", "BackendUnavailable", "OnnxRunner", "Runner", "TensorRTRunner", "TorchRunner",
-           "backend_of", "create_runner", "env_flag", "onnx_runner", "ort_spinning", "tensorrt_runner"]
+           "backend_of", "create_runner", "find_artifact", "onnx_runner", "tensorrt_runner"]

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from train.__main__ import parse_overrides
-from train.config import load_config
+from train.config import TrainConfig, load_config
 from train.evaluate import evaluate
-from train.loop import DEFAULTS, train
+from train.loop import train
 
 VARIANTS: dict[str, dict] = {
     "cls_only": {"lambda_rec": 0.0, "lambda_mask": 0.0, "mask_head": False, "sbi_ratio": 0.0, "reals": []},
@@ -40,7 +40,7 @@ def run(name: str, cfg: dict, out: Path, data: list[str], frames: int) -> dict:
     best = Path(cfg["out"]) / "best"
     t0 = time.time()
     if not (best / "model.safetensors").is_file():
-        train(cfg)
+        train(TrainConfig.from_dict(cfg))
     seconds = time.time() - t0
     cached = Path(cfg["out"]) / "eval.json"
     if cached.is_file() and cached.stat().st_mtime > (best / "model.safetensors").stat().st_mtime:
@@ -110,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.lomo_epochs < 0 or args.frames < 1:
         p.error("--lomo-epochs must be >= 0 and --frames >= 1")
     try:
-        base = {**DEFAULTS, **load_config(args.config)}
+        base = {**TrainConfig().to_dict(), **load_config(args.config)}
     except (OSError, ValueError) as e:
         p.error(str(e))
-    base.update(parse_overrides(args.set, DEFAULTS))
+    base.update(parse_overrides(args.set))
     try:
         return _run_all(args, base)
     except (ValueError, FileNotFoundError) as e:  # settings and inputs, as `python -m train` reports them

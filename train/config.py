@@ -106,8 +106,9 @@ class TrainConfig:
                 raise ValueError(f"reals[{i}]={r!r}: expected {{path: FOLDER, limit: N}} (limit optional)")
         paths = [r["path"] for r in self.reals]
         for i, o in enumerate(self.other_fakes):
-            if not isinstance(o, dict) or {"path", "against"} - set(o) or set(o) - {"path", "against", "limit"}:
-                raise ValueError(f"other_fakes[{i}]={o!r}: expected {{path, against, limit}} (limit optional)")
+            if not isinstance(o, dict) or not {"path", "against"} <= set(o) <= {"path", "against", "limit"}:
+                raise ValueError(f"other_fakes[{i}]={o!r}: expected {{path, against, limit}} "
+                                 "(limit optional)")
             if o["against"] not in paths:
                 raise ValueError(f"other_fakes[{i}].against={o['against']!r}: must be one of the reals "
                                  f"paths ({paths}), whose held-out part it is validated against")
@@ -133,7 +134,8 @@ class TrainConfig:
         """The config stored in a checkpoint's ``config.json``. Settings of older versions that were
         off (0, null, false) are dropped; one that was on raises, since this code cannot rebuild it."""
         known = {f.name for f in dataclasses.fields(cls)}
-        if on := {k: v for k, v in d.items() if k not in known and k != "resume" and v not in (0, None, False)}:
+        on = {k: v for k, v in d.items() if k not in known | {"resume"} and v not in (0, None, False)}
+        if on:
             raise ValueError(f"stored training config uses settings this version dropped: {on}")
         return cls(**{k: v for k, v in d.items() if k in known})
 

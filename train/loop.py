@@ -44,7 +44,8 @@ def make_model(cfg: TrainConfig) -> TwoBranchCAE:
     mc = ModelConfig.for_encoder(cfg.encoder, mask_head=cfg.mask_head, **size)
     model = TwoBranchCAE(mc, pretrained_encoder=cfg.pretrained, encoder_weights=cfg.encoder_weights)
     enc = model.encoder
-    frozen = [enc.stem, *enc.blocks[:cfg.freeze_blocks]] if cfg.freeze_blocks and hasattr(enc, "blocks") else []
+    blocks = getattr(enc, "blocks", None)
+    frozen = [enc.stem, *blocks[:cfg.freeze_blocks]] if cfg.freeze_blocks and blocks is not None else []
     for module in frozen:
         module.requires_grad_(False)
     model.frozen_modules = frozen
@@ -55,7 +56,8 @@ def make_model(cfg: TrainConfig) -> TwoBranchCAE:
             raise ValueError(f"init {cfg.init}: {got.encoder} mask_head={got.mask_head}, but the config "
                              f"trains {mc.encoder} mask_head={mc.mask_head}")
         before = (start.meta.get("training") or {}).get("config")
-        if before and split_key(TrainConfig.from_stored(before), got.input_size) != split_key(cfg, mc.input_size):
+        theirs = before and split_key(TrainConfig.from_stored(before), got.input_size)
+        if theirs and theirs != split_key(cfg, mc.input_size):
             raise ValueError(f"init {cfg.init} was trained on another train/validation split; validating "
                              "it would score images it was trained on")
         model.load_state_dict(start.model.state_dict())
@@ -134,7 +136,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         raise FileNotFoundError(f"data={cfg.data}: no such folder (a labelled crop folder, <source>/*.jpg)")
     out, last = Path(cfg.out), Path(cfg.out) / "last.pt"
     if resume and not last.is_file():
-        raise FileNotFoundError(f"--resume: no {last} to continue from (check out=, or start without --resume)")
+        raise FileNotFoundError(f"--resume: no {last} to continue from (check out=, or start without "
+                                "--resume)")
     rank, world, device = setup_distributed()
     torch.manual_seed(cfg.seed)
     if cfg.threads:
@@ -144,7 +147,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     size = raw.config.input_size
     data = PairedData(cfg, size, verbose=rank == 0)
     if data.n_reals < cfg.batch_size // 2:
-        raise ValueError(f"{data.n_reals} training reals cannot fill one batch of batch_size={cfg.batch_size}")
+        raise ValueError(f"{data.n_reals} training reals cannot fill one batch of "
+                         f"batch_size={cfg.batch_size}")
     validator = Validator(data, cfg, size) if rank == 0 else None
     out.mkdir(parents=True, exist_ok=True)  # after the checks above, so a refused run leaves nothing
     model = DistributedDataParallel(raw, find_unused_parameters=True) if world > 1 else raw

@@ -31,8 +31,9 @@ import numpy as np
 
 from jrc import weights as jrc_weights
 from train.data import cache_crops, scan_crop_folder
-from train.loop import predict, weights_split
 from train.metrics import auc, auc_interval
+from train.splits import weights_split
+from train.validation import predict
 
 Scored = tuple[list[str], np.ndarray]  # crop paths and the model's P(fake) for them
 
@@ -73,24 +74,27 @@ def unseen_crops(weights: str | Path) -> UnseenCrops:
     cfg, split = weights_split(loaded, weights)
     size = loaded.model.config.input_size
     reals = split.val[split.labels[split.val] == 0]
-    used = {s.source for s in split.samples}
-    sbi_only = float(cfg["sbi_ratio"]) >= 1.0
-    everything = scan_crop_folder(cfg["data"])
+    used = {s.source for s in split.samples} - {cfg.leave_out}
+    sbi_only = float(cfg.sbi_ratio) >= 1.0
+    everything = scan_crop_folder(cfg.data)
     fakes: dict[str, FolderCrops] = {}
     for src in sorted({s.source for s in everything if s.label == 1}):
         seen = src in used and not sbi_only
-        if src in used:  # in the split: validation part only if seen, both parts if not
+        if src == cfg.leave_out:  # never trained on: all of its crops
+            idx = split.left_out
+            fakes[src] = FolderCrops(split.crops[idx], [split.samples[i].path for i in idx], False)
+        elif src in used:  # in the split: validation part only if seen, both parts if not
             pool = split.val if seen else np.r_[split.train, split.val]
             idx = pool[np.array([split.samples[i].source == src for i in pool], bool)]
             fakes[src] = FolderCrops(split.crops[idx], [split.samples[i].path for i in idx], seen)
         else:  # a folder the run's `sources` left out
             samples = [s for s in everything if s.source == src]
-            c, found, _ = cache_crops(samples, size, cfg["cache_dir"], cfg["face_model"])
+            c, found, _ = cache_crops(samples, size, cfg.cache_dir, cfg.face_model)
             paths = [s.path for s, f in zip(samples, found, strict=True) if f]
             fakes[src] = FolderCrops(c[found], paths, seen)
     warning = None
-    if cfg["init"]:  # "unseen" is this run's view only: the start model may have trained on more
-        warning = (f"this run started from {cfg['init']}; folders that model trained on are "
+    if cfg.init:  # "unseen" is this run's view only: the start model may have trained on more
+        warning = (f"this run started from {cfg.init}; folders that model trained on are "
                    "not unseen, whatever this table says")
     return UnseenCrops(loaded, split.crops[reals], [split.samples[i].path for i in reals], fakes, warning)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from train.sbi import CANONICAL_KEYPOINTS, FACE_OUTLINE, LOCAL_REGIONS, _region_polygon, sbi_batch, self_blend
+from jrc.sbi import CANONICAL_KEYPOINTS, FACE_OUTLINE, LOCAL_REGIONS, _region_polygon, sbi_batch, self_blend
 
 
 @pytest.fixture(scope="module")
