@@ -1,4 +1,4 @@
-"""Runner interface: torch, onnxruntime (export on first use, cache, provider check), auto choice."""
+"""Runner interface: torch, onnxruntime (load only, cache, provider check), auto choice."""
 
 import json
 import logging
@@ -39,22 +39,11 @@ def crops(astronaut):
 
 @pytest.fixture(scope="module")
 def onnx_runner(ckpt):
-    """Exported on first use, next to the weights."""
+    """The ONNX file built by export's resolve step (the runtime itself only loads)."""
+    from export.resolve import prepare
+
+    prepare(ckpt, "onnx")
     return runtime.create_runner(ckpt, "onnx", with_decoder=False)
-
-
-@pytest.fixture
-def no_export(monkeypatch):
-    """Fail the test if an export is attempted; returns the list of attempted targets."""
-    import export.onnx
-
-    calls = []
-
-    def refuse(ckpt, target, *a, **k):
-        calls.append(Path(target))
-        raise AssertionError(f"unexpected export to {target}")
-    monkeypatch.setattr(export.onnx, "export_and_verify", refuse)
-    return calls
 
 
 def test_unknown_backend(ckpt):
@@ -72,7 +61,7 @@ def test_torch_runner_named_outputs(ckpt, crops):
 
 
 @needs_export
-def test_onnx_backend_exports_next_to_weights_and_matches_torch(onnx_runner, ckpt, crops):
+def test_onnx_backend_loads_the_file_next_to_the_weights_and_matches_torch(onnx_runner, ckpt, crops):
     assert onnx_runner.name == "onnx-cpu" and onnx_runner.path == Path(ckpt.path) / "model.onnx"
     assert onnx_runner.providers == ["CPUExecutionProvider"]
     assert onnx_runner.threshold == pytest.approx(0.5) and onnx_runner.config == ckpt.config
@@ -82,50 +71,42 @@ def test_onnx_backend_exports_next_to_weights_and_matches_torch(onnx_runner, ckp
     assert got.dtype == np.float32 and np.abs(got - ref).max() <= 1e-4
 
 
-@needs_export
-def test_onnx_backend_reuses_the_exported_file(onnx_runner, ckpt, no_export):
-    again = runtime.create_runner(ckpt, "onnx", with_decoder=False)
-    assert again.path == onnx_runner.path and not no_export
+def test_missing_onnx_names_the_command_that_builds_it(ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("JRC_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "fresh"
+    shutil.copytree(ckpt.path, folder, ignore=shutil.ignore_patterns("*.onnx"))
+    with pytest.raises(runtime.BackendUnavailable) as e:
+        runtime.create_runner(jrc_weights.load(folder), "onnx", with_decoder=True)
+    assert str(e.value) == (f"no up-to-date model_decoder.onnx for {folder}: build it with "
+                            f"python -m export.onnx --weights {folder} --with-decoder")
+    assert not list(folder.glob("*.onnx"))  # the runtime never exports
 
 
 @needs_export
-def test_stale_export_is_redone(onnx_runner, ckpt, tmp_path, monkeypatch):
-    import export.onnx
-
+def test_stale_onnx_is_refused_with_the_reason(onnx_runner, ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("JRC_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "w"
     shutil.copytree(ckpt.path, folder)
     torch.manual_seed(2)
     jrc_weights.save(TwoBranchCAE(ckpt.config).eval(), folder, 0.5)  # new weights, old model.onnx
-    calls = []
-
-    def fake(c, target, *a, **k):
-        calls.append(Path(target))
-        return Path(target), export.onnx.Parity(1, "fake", "fp32", {"score": 0.0})
-    monkeypatch.setattr(export.onnx, "export_and_verify", fake)
-    runtime.create_runner(jrc_weights.load(folder), "onnx", with_decoder=False)
-    assert calls == [folder / "model.onnx"]
+    with pytest.raises(runtime.BackendUnavailable, match=r"model\.onnx was exported from other weights"):
+        runtime.create_runner(jrc_weights.load(folder), "onnx", with_decoder=False)
 
 
 @needs_export
-def test_read_only_weights_use_the_cache(onnx_runner, ckpt, tmp_path, monkeypatch, no_export):
-    import export.formats
+def test_read_only_weights_find_the_cached_file(onnx_runner, ckpt, tmp_path, monkeypatch):
+    from jrc.artifacts import checkpoint_sha256
 
     monkeypatch.setenv("JRC_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "ro"
     folder.mkdir()
     for name in ("config.json", "model.safetensors"):
         shutil.copy(Path(ckpt.path) / name, folder / name)
-    monkeypatch.setattr(export.formats, "writable_dir", lambda p: Path(p) != folder)
     ro = jrc_weights.load(folder)
-    sha = export.formats.checkpoint_sha256(ro)
-    cached = tmp_path / "cache" / sha[:16] / "model.onnx"
+    cached = tmp_path / "cache" / checkpoint_sha256(ro)[:16] / "model.onnx"
     cached.parent.mkdir(parents=True)
-    shutil.copy(onnx_runner.path, cached)  # as a previous first use would have left it
+    shutil.copy(onnx_runner.path, cached)  # as an earlier build step would have left it
     assert runtime.create_runner(ro, "onnx", with_decoder=False).path == cached
-    cached.unlink()
-    with pytest.raises(AssertionError, match="unexpected export to"):
-        runtime.create_runner(ro, "onnx", with_decoder=False)
-    assert no_export == [cached]  # the export goes to the cache, not the read-only folder
 
 
 @needs_export
@@ -143,7 +124,7 @@ def test_session_providers_are_checked_not_assumed(onnx_runner, monkeypatch, cap
 
 
 @needs_export
-def test_auto_picks_the_fastest_available_and_logs_why(onnx_runner, ckpt, caplog, no_export):
+def test_auto_picks_the_fastest_available_and_logs_why(onnx_runner, ckpt, caplog):
     with caplog.at_level(logging.INFO, "jrc.runtime"):
         r = runtime.create_runner(ckpt, "auto", with_decoder=False)
     if runtime_has_tensorrt():
@@ -182,10 +163,9 @@ def test_tensorrt_backend_says_what_is_missing(ckpt):
         runtime.create_runner(ckpt, "tensorrt")
 
 
-def test_threads(monkeypatch):
+def test_threads():
     assert 1 <= runtime.physical_cores() <= (__import__("os").cpu_count() or 1)
-    monkeypatch.setenv("JRC_THREADS", "3")
-    assert runtime.default_threads() == 3
+    assert runtime.default_threads() == runtime.physical_cores()
 
 
 # ------------------------------------------------------------------ acceptance: jrc scan
@@ -253,39 +233,7 @@ def test_backend_of_refuses_other_names(ckpt):
 
 
 @needs_export
-@pytest.mark.parametrize("spin", ["1", "0"])
-def test_onnx_tta_twin_only_without_spinning(onnx_runner, ckpt, crops, monkeypatch, spin):
-    """``tta`` with the decoder on onnx: a score-only second session for the mirrors only when
-    thread spinning is off (``jrc.detector.twin_pays``); the scores are the flip average either way."""
-    from jrc.detector import Detector, mean_logit
-
-    monkeypatch.setenv("JRC_ORT_SPIN", spin)
-    tta = Detector.from_pretrained(ckpt.path, backend="onnx", tta=True)
-    assert tta.runner.path.name == "model_decoder.onnx"
-    mirror = tta.mirror_runner
-    assert (mirror is tta.runner) if spin == "1" else (mirror.path.name == "model.onnx")
-    plain = Detector(tta.runner, tta.threshold)
-    a = np.array([r.score for r in plain.analyze_crops(crops)])
-    b = np.array([r.score for r in plain.analyze_crops([c[:, ::-1] for c in crops])])
-    got = np.array([r.score for r in tta.analyze_crops(crops)])
-    assert np.allclose(got, mean_logit(a, b), atol=1e-5)
-
-
-def test_ort_spinning(monkeypatch, ckpt):
-    monkeypatch.delenv("JRC_ORT_SPIN", raising=False)
-    assert runtime.ort_spinning()  # onnxruntime's default, best for one session
-    for off in ("0", "off", "False"):
-        monkeypatch.setenv("JRC_ORT_SPIN", off)
-        assert not runtime.ort_spinning()
-    monkeypatch.setenv("JRC_ORT_SPIN", "sometimes")
-    with pytest.raises(ValueError, match="JRC_ORT_SPIN='sometimes'"):
-        runtime.ort_spinning()
-    with pytest.raises(ValueError, match="JRC_ORT_SPIN"):  # not a silent fall back to torch
-        runtime.create_runner(ckpt, "auto")
-
-
-@needs_export
-@pytest.mark.parametrize("spin", ["1", "0"])
+@pytest.mark.parametrize("spin", [True, False])
 def test_onnx_session_gets_the_spinning_setting(onnx_runner, monkeypatch, spin):
     import onnxruntime as ort
 
@@ -296,6 +244,5 @@ def test_onnx_session_gets_the_spinning_setting(onnx_runner, monkeypatch, spin):
         seen.append(so.get_session_config_entry("session.intra_op.allow_spinning"))
         return real(path, so, **kw)
     monkeypatch.setattr(ort, "InferenceSession", recording)
-    monkeypatch.setenv("JRC_ORT_SPIN", spin)
-    runner = runtime.OnnxRunner(onnx_runner.path)
-    assert seen == [spin] and runner.spinning == (spin == "1")
+    runner = runtime.OnnxRunner(onnx_runner.path, threads=1, spinning=spin)
+    assert seen == ["1" if spin else "0"] and runner.spinning == spin
