@@ -65,3 +65,29 @@ def bad_files(tmp_path_factory, astronaut) -> dict[str, Path]:
     _ok, buf = cv2.imencode(".jpg", cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     (d / "truncated.jpg").write_bytes(buf.tobytes()[: len(buf) // 2])
     return {"empty": d / "empty.jpg", "text_mp4": d / "notes.mp4", "truncated": d / "truncated.jpg"}
+
+
+# ---- training tests: a tiny real-photo dataset
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, astronaut):
+    """crops/{youtube (real), Deepfakes, NeuralTextures (fake)} and a reals-only faces/ beside it
+    (``faces_folder``), 6 images each; returns the crops folder."""
+    base = tmp_path_factory.mktemp("tiny")
+    root = base / "crops"
+    rng = np.random.default_rng(0)
+    for sub in ("youtube", "Deepfakes", "NeuralTextures", "faces"):
+        folder = base / sub if sub == "faces" else root / sub
+        folder.mkdir(parents=True)
+        for i in range(6):
+            m = np.float32([[1, 0, rng.integers(-20, 20)], [0, 1, rng.integers(-20, 20)]])
+            img = cv2.warpAffine(astronaut, m, (512, 512), borderMode=cv2.BORDER_REFLECT)
+            if sub != "youtube" and sub != "faces":  # a crude manipulation: blur the face region
+                img[80:200, 160:280] = cv2.GaussianBlur(img[80:200, 160:280], (9, 9), 3)
+            cv2.imwrite(str(folder / f"{i}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return root
+
+
+@pytest.fixture(scope="session")
+def faces_folder(tiny_dataset):
+    """The reals-only folder beside the tiny crop folder."""
+    return tiny_dataset.parent / "faces"

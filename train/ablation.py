@@ -1,6 +1,6 @@
 """Ablation at equal CPU budget: classifier only / JRC / JRC + SBI / JRC + SBI + mask head.
 
-    python -m train.ablation [--config train/configs/jrc_lite0_sbi.yaml] [--variants ...]
+    python -m train.ablation [--config train/configs/ablation.yaml] [--variants ...]
                              [--lomo Deepfakes Face2Face FaceSwap NeuralTextures] [--lomo-variants ...]
                              [--out runs/ablation] [--set key=value ...]
 
@@ -96,7 +96,7 @@ def write_tables(rows: list[dict], lomo: list[dict], out: Path, budget: str, lom
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.ablation", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=Path("train/configs/jrc_lite0_sbi.yaml"))
+    p.add_argument("--config", type=Path, default=Path("train/configs/ablation.yaml"))
     p.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--lomo", nargs="*", default=METHODS, choices=METHODS, help="held-out methods")
     p.add_argument("--lomo-variants", nargs="*", default=["jrc", "jrc_sbi_mask"], choices=list(VARIANTS))

@@ -27,7 +27,7 @@ from train.degrade import jpeg, random_degradation
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 # RMS difference of standardised thumbnails below which two crops count as near-duplicates: in the
 # FF++ crops a fake and its source frame typically differ by 0.05-0.25, unrelated faces by 0.4-0.7
-# (benchmarks/val_leakage.py measures it).
+# (experiments/benchmarks/val_leakage.py measures it).
 NEAR_DUPLICATE = 0.3
 REAL_DIRS = {"youtube", "original", "original_sequences", "real", "celeb-real", "youtube-real"}
 

@@ -71,7 +71,7 @@ def labelled_split(cfg: TrainConfig, size: int) -> LabelledSplit:
     sources = np.array([s.source for s in samples])
     if cfg.leave_out and cfg.leave_out not in set(sources[labels == 1]):
         raise ValueError(f"leave_out={cfg.leave_out!r}: not a fake folder of {cfg.data} "
-                         f"({sorted(set(sources[labels == 1]))})")
+                         f"({', '.join(sorted(map(str, set(sources[labels == 1]))))})")
     groups = None
     if cfg.val_split == "grouped":
         at = split_key(cfg, size)["split_size"]

@@ -1,11 +1,14 @@
+"""jrc.detector on the shipped weights (torch backend). They ship with this repo: without them
+these tests fail (the loader raises), they do not skip."""
+
+import re
+
 import cv2
 import numpy as np
 import pytest
-from conftest import needs_weights
 
+import jrc.detector as det_mod
 from jrc.detector import Detector, mean_logit
-
-pytestmark = needs_weights
 
 
 @pytest.fixture(scope="module")
@@ -112,45 +115,85 @@ class Counted:
         return self.runner(image)
 
 
-def test_tta_mirrors_through_a_score_only_runner(detector, astronaut):
-    """With the decoder, the mirrored pass runs a score-only runner of the same backend, and the
-    flip-averaged score is what one runner doing both passes gives (onnx: tests/jrc/test_runtime.py)."""
+def counting_create_runner(monkeypatch) -> list[dict]:
+    """Record every ``create_runner`` call the detector makes (its keyword arguments)."""
+    made, real = [], det_mod.create_runner
+
+    def create(ckpt, backend="auto", **kwargs):
+        made.append({"backend": backend, **kwargs})
+        return real(ckpt, backend, **kwargs)
+
+    monkeypatch.setattr(det_mod, "create_runner", create)
+    return made
+
+
+def test_one_score_only_runner_built_on_first_use(monkeypatch, astronaut):
+    """Mirrors (tta) and decoder-free calls share one score-only runner, built when first needed."""
+    made = counting_create_runner(monkeypatch)
     tta = Detector.from_pretrained(backend="torch", tta=True)
-    assert tta.runner.with_decoder and not tta.mirror_runner.with_decoder
-    assert tta.mirror_runner.name == tta.runner.name  # same backend, so the two passes match
-    full, mirror = Counted(tta.runner), Counted(tta.mirror_runner)
+    assert [m["with_decoder"] for m in made] == [True]  # nothing else yet
+    (face,) = tta.analyze_image(astronaut)
+    (fast,) = tta.analyze_image(astronaut, decoder=False)
+    assert [m["with_decoder"] for m in made] == [True, False]
+    assert made[1]["backend"] == "torch"  # the runner's own backend, so both passes agree
+    assert tta.runner.with_decoder and not tta.score_runner.with_decoder
+    assert tta.score_runner.name == tta.runner.name
+    assert fast.score == pytest.approx(face.score, abs=1e-5)
+    assert fast.reconstruction is None and fast.residual is None and fast.mask is None
+
+
+def test_tta_mirrors_through_the_score_only_runner(detector, astronaut):
+    """With the decoder, the mirrored pass runs the score-only runner, and the flip-averaged score
+    is what one runner doing both passes gives (onnx: tests/jrc/test_runtime.py)."""
+    tta = Detector.from_pretrained(backend="torch", tta=True)
+    full, mirror = Counted(tta.runner), Counted(tta.score_runner)
     (face,) = detector.analyze_image(astronaut)
-    (fast,) = Detector(full, tta.threshold, tta=True, mirror_runner=mirror).analyze_crops([face.crop])
+    (fast,) = Detector(full, tta.threshold, tta=True, score_runner=mirror).analyze_crops([face.crop])
     assert (full.calls, mirror.calls) == (1, 1)  # the decoder runs once, for the unmirrored crop
     (slow,) = Detector(tta.runner, tta.threshold, tta=True).analyze_crops([face.crop])
     assert fast.score == pytest.approx(slow.score, abs=1e-5)
     assert fast.reconstruction is not None
-    assert detector.mirror_runner is detector.runner  # no second runner without tta
-    offered = Counted(tta.mirror_runner)
-    again = Detector.from_pretrained(backend="torch", tta=True, mirror_runner=offered)
-    assert again.mirror_runner is offered  # a score-only runner on the same backend is reused
 
 
-def test_mirror_runner_must_share_the_model_config(detector):
+def test_a_score_only_detector_is_its_own_score_runner(monkeypatch):
+    made = counting_create_runner(monkeypatch)
+    det = Detector.from_pretrained(backend="torch", with_decoder=False, tta=True)
+    assert det.score_runner is det.runner and len(made) == 1
+
+
+def test_threads_and_spinning_reach_the_runners(monkeypatch, astronaut):
+    made = counting_create_runner(monkeypatch)
+    det = Detector.from_pretrained(backend="torch", threads=3, spinning=False)
+    det.analyze_image(astronaut, decoder=False)
+    assert [(m["threads"], m["spinning"]) for m in made] == [(3, False), (3, False)]
+    Detector.from_pretrained(backend="torch")
+    assert (made[-1]["threads"], made[-1]["spinning"]) == (None, True)
+
+
+def test_score_runner_must_share_the_model_config(detector):
     from dataclasses import replace
 
     other = type("R", (), {"name": "other", "with_decoder": False,
                            "config": replace(detector.config, input_size=detector.input_size + 32)})()
-    with pytest.raises(ValueError, match="another model config"):
-        Detector(detector.runner, 0.5, tta=True, mirror_runner=other)
+    msg = f"score_runner (other) has another model config than runner ({detector.runner.name})"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        Detector(detector.runner, 0.5, tta=True, score_runner=other)
 
 
-def test_tta_without_a_score_only_runner_still_loads(monkeypatch, caplog):
-    """If the backend cannot make the score-only runner, the mirrors go through the decoder runner."""
-    import jrc.detector as det_mod
+def test_without_a_score_only_runner_the_decoder_runner_scores(monkeypatch, caplog, astronaut):
+    """If the backend cannot make the score-only runner, the decoder runner scores everything."""
     from jrc.runtime import BackendUnavailable
 
     make = det_mod.create_runner
 
-    def no_score_only(ckpt, backend="auto", with_decoder=True):
+    def no_score_only(ckpt, backend="auto", with_decoder=True, **kwargs):
         if not with_decoder:
             raise BackendUnavailable("no score-only artifact here")
-        return make(ckpt, backend, with_decoder=with_decoder)
+        return make(ckpt, backend, with_decoder=with_decoder, **kwargs)
+
     monkeypatch.setattr(det_mod, "create_runner", no_score_only)
     tta = Detector.from_pretrained(backend="torch", tta=True)
-    assert tta.mirror_runner is tta.runner and "mirrored crops run the decoder too" in caplog.text
+    (face,) = tta.analyze_image(astronaut, decoder=False)
+    assert tta.score_runner is tta.runner and face.reconstruction is None
+    assert (f"no score-only runner (no score-only artifact here): {tta.runner.name} also scores the "
+            "mirrored crops and the calls without the decoder") in caplog.text

@@ -1,10 +1,18 @@
 import numpy as np
 import pytest
-from conftest import needs_weights
 
 from jrc.detector import FaceResult
 from jrc.media import MediaError
-from jrc.video import Track, aggregate_track, iou, link_tracks, open_video, sample_indices
+from jrc.video import (
+    Track,
+    VideoLimitError,
+    aggregate_track,
+    check_video,
+    iou,
+    link_tracks,
+    open_video,
+    sample_indices,
+)
 
 
 def test_sample_indices_even_and_bounded():
@@ -51,8 +59,8 @@ def test_truncated_video_is_an_error(tmp_path, astronaut_video):
         open_video(cut)
 
 
-@needs_weights
 def test_analyze_video_report(astronaut_video):
+    """On the shipped weights (they ship with this repo: without them this fails, not skips)."""
     from jrc.detector import Detector
     from jrc.video import analyze_video
 
@@ -101,3 +109,50 @@ def test_webm_without_duration_is_counted_and_read_in_order(tmp_path):
         assert (video.n_frames, video.seekable) == (10, seekable)
         got = [(i, round(float(rgb.mean()) / 20)) for i, rgb in iter_frames(path, 4)]
         assert got == [(0, 0), (3, 3), (6, 6), (9, 9)], path.name  # the frames asked for, not frame 0
+
+
+def test_check_video_opens_a_video_within_the_limits(astronaut_video):
+    video = check_video(astronaut_video, max_mb=10, max_seconds=60)
+    video.release()
+    assert video.path == astronaut_video and video.n_frames > 0
+    check_video(astronaut_video).release()  # no limits by default
+
+
+def test_check_video_limits(astronaut_video):
+    with pytest.raises(VideoLimitError, match=r"astronaut\S*: video too long \(\d+ s; the limit is 0 s\)$"):
+        check_video(astronaut_video, max_seconds=0.001)
+    with pytest.raises(VideoLimitError, match=r": video too large \(0 MB; the limit is 0 MB\)$"):
+        check_video(astronaut_video, max_mb=0.000001)
+    assert issubclass(VideoLimitError, MediaError)
+
+
+def test_check_video_without_a_frame_rate_counts_as_60_fps(astronaut_video, monkeypatch):
+    import jrc.video
+
+    real = jrc.video.open_video
+
+    def no_fps(path):
+        v = real(path)
+        v.fps = 0.0
+        return v
+
+    monkeypatch.setattr(jrc.video, "open_video", no_fps)
+    msg = r"video too long \(\d+ frames and no frame rate; the limit is 0 s\)"
+    with pytest.raises(VideoLimitError, match=msg):
+        check_video(astronaut_video, max_seconds=0.001)
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("empty", "empty file"), ("truncated", "this is an image, not a video"),
+    ("text_mp4", "not a readable video")])
+def test_check_video_bad_files(bad_files, name, message):
+    with pytest.raises(MediaError, match=message) as e:
+        check_video(bad_files[name])
+    assert str(e.value).startswith(str(bad_files[name]) + ":") and not isinstance(e.value, VideoLimitError)
+
+
+def test_check_video_unsupported_type(tmp_path):
+    p = tmp_path / "clip.xyz"
+    p.write_bytes(b"\0" * 100)
+    with pytest.raises(MediaError, match=r"clip\.xyz: unsupported file type '\.xyz' \(expected \.mp4"):
+        check_video(p)

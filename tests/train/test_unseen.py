@@ -5,10 +5,13 @@ import numpy as np
 import pytest
 
 from jrc import weights
+from train.config import TrainConfig
 from train.data import cache_crops, scan_crop_folder
-from train.loop import DEFAULTS, labelled_split, predict, train
+from train.loop import train
 from train.metrics import auc
+from train.splits import labelled_split
 from train.unseen import compare, main, unseen_by_method
+from train.validation import predict
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +31,8 @@ def three_folders(tmp_path_factory, astronaut):
 
 
 def run(root, out, **kw):
-    cfg = {**DEFAULTS, "data": str(root), "out": str(out), "cache_dir": str(out / "cache"), "epochs": 1,
-           "steps_per_epoch": 1, "batch_size": 4, "val_frac": 0.34, "sbi_ratio": 0.5, **kw}
+    cfg = TrainConfig(data=str(root), out=str(out), cache_dir=str(out / "cache"), epochs=1,
+                      steps_per_epoch=1, batch_size=4, val_frac=0.34, sbi_ratio=0.5, **kw)
     return train(cfg), cfg
 
 
@@ -44,12 +47,20 @@ def test_left_out_folder_is_unseen_and_scored_whole(three_folders, tmp_path):
     split = labelled_split(cfg, 224)
     reals = split.val[split.labels[split.val] == 0]
     assert got["val_reals"] == len(reals)
-    c, found, _ = cache_crops(scan_crop_folder(three_folders, ["Face2Face"]), 224, cfg["cache_dir"])
+    c, found, _ = cache_crops(scan_crop_folder(three_folders, ["Face2Face"]), 224, cfg.cache_dir)
     r, f = predict(model, split.crops[reals]), predict(model, c[found])
     assert f2f["fakes"] == int(found.sum())
     assert f2f["auc"] == pytest.approx(auc(np.r_[np.zeros(len(r)), np.ones(len(f))], np.r_[r, f]), abs=1e-4)
     val_df = [i for i in split.val if split.samples[i].source == "Deepfakes"]
     assert df["fakes"] == len(val_df)  # a folder it trained on: its validation part only
+
+
+def test_left_out_method_is_unseen_and_scored_whole(three_folders, tmp_path):
+    best, cfg = run(three_folders, tmp_path, leave_out="Face2Face")
+    got = unseen_by_method(best)
+    f2f = got["methods"]["Face2Face"]
+    assert not f2f["seen"] and got["methods"]["Deepfakes"]["seen"]
+    assert f2f["fakes"] == len(labelled_split(cfg, 224).left_out) == 6
 
 
 def test_self_blends_only_run_has_seen_no_fake_folder(three_folders, tmp_path):
