@@ -1,9 +1,9 @@
 """``python app.py``: the Gradio demo (also the Hugging Face Spaces entry point).
 
 Weights: ``--weights DIR_OR_REPO``, else ``$JRC_WEIGHTS``, else ``./weights``. A Hub repo id is
-read from the local Hub cache first and downloaded only when it is not there. ``--tta`` (or
-``JRC_TTA=1``) flip-averages every face's score. onnxruntime's threads do not spin after a run
-(``JRC_ORT_SPIN=0`` unless set: the demo's two sessions alternate). Analytics are off.
+read from the local Hub cache first and downloaded only when it is not there. Before the model
+loads, the artifacts ``--backend`` needs (ONNX files, TensorRT engines) are built where missing
+(:func:`export.resolve.prepare`). ``--tta`` flip-averages every face's score. Analytics are off.
 """
 
 from __future__ import annotations
@@ -17,22 +17,33 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+def positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value!r}")
+    return n
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from jrc.runtime import BACKENDS, env_flag, ort_spinning
+    from jrc.artifacts import BACKENDS
 
     p = argparse.ArgumentParser(description="JRC deepfake detector: Gradio demo (image, video, webcam).")
     p.add_argument("--weights", metavar="DIR_OR_REPO", default=os.environ.get("JRC_WEIGHTS"),
                    help="weights folder or Hub repo id (default: $JRC_WEIGHTS, else ./weights)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
-    try:
-        tta = env_flag("JRC_TTA", False)
-        ort_spinning()  # checked here so that a bad value stops the app with a usage error
-    except ValueError as e:
-        p.error(str(e))
-    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=tta,
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=False,
                    help="score every face and its left-right mirror and average them (as jrc scan "
-                        "--tta): ~2x the model time; measured to help the 224-px default "
-                        "(default: $JRC_TTA, else off)")
+                        "--tta): about twice the model time (default: off)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="onnxruntime threads per session (default: the physical cores)")
+    p.add_argument("--spin", action=argparse.BooleanOptionalAction, default=False,
+                   help="let onnxruntime's threads spin after a run (default: off, since the demo's "
+                        "decoder and score-only sessions alternate on webcam frames)")
+    p.add_argument("--examples-dir", metavar="DIR",
+                   help="folder for the example inputs (default: one in the system temp folder)")
     on_spaces = bool(os.environ.get("SPACE_ID"))  # set by Hugging Face Spaces
     host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_spaces else "127.0.0.1")
     p.add_argument("--host", default=host,
@@ -43,23 +54,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Two onnxruntime sessions (decoder and score-only) alternate on webcam frames: threads that
-    # spin after a run would take the cores from the other session (jrc.runtime.ort_spinning).
-    os.environ.setdefault("JRC_ORT_SPIN", "0")
-    from demo.handlers import Engine
+    from demo import ui
+    from demo.engine import Engine
+    from export.resolve import prepare
+    from jrc import weights as jrc_weights
     from jrc.runtime import BackendUnavailable
-    from jrc.weights import WeightsError
 
     try:
-        engine = Engine.load(args.weights, args.backend, tta=args.tta)
-    except (WeightsError, BackendUnavailable) as e:
+        checkpoint = jrc_weights.load(args.weights)
+        for with_decoder in (True, False):  # the decoder runner and the score-only runner
+            prepare(checkpoint, args.backend, with_decoder=with_decoder)
+        engine = Engine.load(checkpoint, args.backend, tta=args.tta, threads=args.threads,
+                             spinning=args.spin)
+    except (jrc_weights.WeightsError, BackendUnavailable) as e:
         print(f"error: cannot load the model: {e}\n"
               "Pass --weights DIR_OR_REPO (a folder with config.json + model.safetensors, or a Hub "
               "repo id) or set JRC_WEIGHTS.", file=sys.stderr)
         return 1
-    from demo import ui
-
-    ui.launch(ui.build(engine), host=args.host, port=args.port)
+    ui.launch(ui.build(engine, args.examples_dir), host=args.host, port=args.port)
     return 0
 
 

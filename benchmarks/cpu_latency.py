@@ -57,12 +57,12 @@ def main() -> None:
     ckpt = load_weights(args.weights)
     for backend in ("torch", "onnx"):  # the demo's path: the overlays need the decoder
         full = Detector.from_pretrained(args.weights, backend=backend, with_decoder=True)
-        twin = create_runner(ckpt, backend, with_decoder=False)  # what jrc.detector.twin_pays weighs
+        twin = create_runner(ckpt, backend, with_decoder=False)  # the Detector's score-only runner
         variants = (("", full),
                     (" with --tta, mirror scored with the decoder too",
                      Detector(full.runner, full.threshold, tta=True)),
-                    (" with --tta, mirror scored by a score-only twin",
-                     Detector(full.runner, full.threshold, tta=True, mirror_runner=twin)))
+                    (" with --tta, mirror scored by the score-only runner",
+                     Detector(full.runner, full.threshold, tta=True, score_runner=twin)))
         for what, d in variants:
             p50, p95 = timed(lambda d=d: d.analyze_crops([face]), max(5, args.runs // 2), 5)
             rows.append((f"JRC + decoder ({full.runner.name}), batch 1{what}", p50, p95))

@@ -3,7 +3,7 @@
     python benchmarks/webcam_fps.py [--weights DIR_OR_REPO] [--backend auto] [--frames 300]
 
 Each frame goes through what the server does per webcam frame: decode the browser's JPEG,
-``demo.handlers.live_frame`` (face detection, scoring, the decoder on every
+``demo.live.live_frame`` (face detection, scoring, the decoder on every
 ``--decoder-every``-th frame, drawing) and the JPEG encode of the reply. Frames are a 640x480
 webcam-like clip of scikit-image's astronaut photo (one face, moving slightly). Network and
 browser time are not included: this is the rate the server can sustain for one stream.
@@ -19,8 +19,6 @@ import time
 
 import cv2
 import numpy as np
-
-os.environ.setdefault("JRC_ORT_SPIN", "0")  # as app.py sets it for the demo (jrc.runtime.ort_spinning)
 
 
 def webcam_clip(n: int = 30, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
@@ -40,7 +38,7 @@ def as_browser_jpegs(frames: list[np.ndarray]) -> list[bytes]:
 
 def serve_frame(engine, jpeg: bytes, overlay: str, state, decoder_every: int):
     """Decode the incoming JPEG, run the handler, encode the reply (as ``ui.inline_jpeg`` does)."""
-    from demo.handlers import live_frame
+    from demo.live import live_frame
 
     rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     out, status, state = live_frame(engine, rgb, overlay, state, decoder_every=decoder_every)
@@ -50,7 +48,7 @@ def serve_frame(engine, jpeg: bytes, overlay: str, state, decoder_every: int):
 
 
 def load_engine(weights: str | None, backend: str):
-    from demo.handlers import Engine
+    from demo.engine import Engine
 
     return Engine.load(weights, backend)
 

@@ -2,16 +2,15 @@
 
 * ``astronaut.png``: scikit-image's ``astronaut()`` (Eileen Collins, NASA, public domain).
 * ``astronaut_selfblended.png``: a self-blended fake of it, made by the project's own
-  :func:`train.sbi.self_blend` (the face blended with a perturbed, shifted copy of itself).
+  :func:`jrc.sbi.self_blend` (the face blended with a perturbed, shifted copy of itself).
 * ``coffee.png``: scikit-image's ``coffee()`` (CC0), a photo without a face.
 * ``astronaut_drift.webm``: the astronaut photo panning slowly, a short video with one face track.
 
-They are written once into a cache folder (``$JRC_DEMO_EXAMPLES`` or the system temp dir).
+They are written once into a folder (the ``root`` argument, else one in the system temp dir).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -31,8 +30,9 @@ def label(path: str | Path) -> str:
     return LABELS.get(Path(path).stem, Path(path).stem)
 
 
-def examples_dir() -> Path:
-    d = Path(os.environ.get("JRC_DEMO_EXAMPLES") or Path(tempfile.gettempdir()) / "jrc-demo-examples")
+def examples_dir(root: str | Path | None = None) -> Path:
+    """``root`` (created if needed), else ``jrc-demo-examples`` in the system temp dir."""
+    d = Path(root) if root is not None else Path(tempfile.gettempdir()) / "jrc-demo-examples"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -94,29 +94,31 @@ def self_blended(rgb: np.ndarray, seed: int = SBI_SEED) -> np.ndarray | None:
     return out
 
 
-def image_examples() -> list[str]:
-    """Paths of the example images (empty when scikit-image is not installed)."""
+def image_examples(root: str | Path | None = None) -> list[str]:
+    """Paths of the example images in :func:`examples_dir` (empty without scikit-image)."""
     astronaut, coffee = _skimage("astronaut"), _skimage("coffee")
     out = []
     if astronaut is not None:
-        d = examples_dir()
+        d = examples_dir(root)
         out.append(str(_save_png(d / "astronaut.png", astronaut)))
         path = d / "astronaut_selfblended.png"
         fake = None if path.is_file() else self_blended(astronaut)
         if path.is_file() or fake is not None:
             out.append(str(path if fake is None else _save_png(path, fake)))
     if coffee is not None:
-        out.append(str(_save_png(examples_dir() / "coffee.png", coffee)))
+        out.append(str(_save_png(examples_dir(root) / "coffee.png", coffee)))
     return out
 
 
-def video_examples() -> list[str]:
+def video_examples(root: str | Path | None = None) -> list[str]:
+    """Path of the example video in :func:`examples_dir` (empty without scikit-image)."""
     rgb = _skimage("astronaut")
     if rgb is None:
         return []
-    path = examples_dir() / "astronaut_drift.webm"
+    d = examples_dir(root)
+    path = d / "astronaut_drift.webm"
     if not path.is_file():
-        tmp = write_webm(examples_dir() / "astronaut_drift_tmp.webm", drift_frames(rgb), fps=8)
+        tmp = write_webm(d / "astronaut_drift_tmp.webm", drift_frames(rgb), fps=8)
         tmp.replace(path)
     return [str(path)]
 

@@ -30,7 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-RUNTIMES = ("torch", "onnx", "torch-cuda", "onnx-cuda", "tensorrt")
+from jrc.artifacts import FORMATS
+
+# from the formats table: each CPU-capable format on the CPU and on CUDA, then the GPU-only ones
+RUNTIMES = (*(f.name for f in FORMATS if not f.gpu), *(f"{f.name}-cuda" for f in FORMATS if not f.gpu),
+            *(f.name for f in FORMATS if f.gpu))
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("export.bench")
 

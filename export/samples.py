@@ -7,13 +7,12 @@ none of those is available, random pixels (said so in the source label).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("JRC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout (research data; absent for users)
 SHARED_CROPS = SHARED_DATA / "ffpp-crops" / "test"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tta", action="store_true",
                    help="also score every face mirrored left-right and average the two (logit mean): "
                         "twice the model time; measured to help the 224-px default, not the 288-px "
-                        "model (README, 'Scan files'; check a model with benchmarks/flip_tta.py)")
+                        "model (docs/scan.md; check a model with experiments/benchmarks/flip_tta.py)")
     s.add_argument("--backend", choices=BACKENDS, default="auto", help="inference engine")
     s.add_argument("--weights", metavar="DIR_OR_REPO",
                    help="weights folder or Hub repo id (default: $JRC_WEIGHTS or ./weights)")

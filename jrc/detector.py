@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,53 +51,36 @@ def mean_logit(*probs: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
 
 
-def twin_pays(runner: Runner) -> bool:
-    """Whether ``runner``'s mirrored pass is faster through a score-only twin than through it.
-
-    Measured by ``benchmarks/cpu_latency.py`` (one face with ``--tta``, p50, 2-core AMD EPYC):
-    torch on the CPU yes, the twin shares the module (41-68 -> 37-56 ms, 5 runs); onnxruntime on
-    the CPU only with thread spinning off (``JRC_ORT_SPIN=0``, as the demo runs it: 29-36 -> 22-34
-    ms, 4 runs). With onnxruntime's default spinning, two sessions called back to back fight over
-    the cores (29-37 -> 49-56 ms). GPUs: not measured (no GPU here); a twin would copy the model
-    (torch) or build a second engine (TensorRT).
-    """
-    return runner.name == "torch-cpu" or (runner.name == "onnx-cpu" and not getattr(runner, "spinning", True))
-
-
-def _score_only_twin(ckpt: jrc_weights.Checkpoint, runner: Runner, offered: Runner | None) -> Runner | None:
-    """A score-only runner like ``runner`` for the mirrored pass: ``offered`` when it is one, else
-    a new one; None (mirrors go through ``runner``) where one would not be faster
-    (:func:`twin_pays`) or cannot be made."""
-    if not twin_pays(runner):
-        return None
-    same = ("name", "spinning")
-    if offered is not None and not offered.with_decoder and all(
-            getattr(offered, a, None) == getattr(runner, a, None) for a in same):
-        return offered
-    backend = backend_of(runner)
-    try:
-        return create_runner(ckpt, backend, with_decoder=False)
-    except BackendUnavailable as e:
-        log.warning("no score-only %s runner (%s): mirrored crops run the decoder too", backend, e)
-        return None
-
-
 class Detector:
-    """Face detection + JRC scoring. ``Detector.from_pretrained()`` loads the shipped model."""
+    """Face detection + JRC scoring. ``Detector.from_pretrained()`` loads the shipped model.
+
+    ``runner`` computes the score and, when it includes the decoder, the reconstruction and the
+    mask. A second, score-only runner (:attr:`score_runner`) is built on first use, not before:
+    it scores the mirrored crops of ``tta`` and the calls made with ``decoder=False`` (webcam
+    frames between decoder passes), whose decoder outputs would be thrown away.
+    """
 
     def __init__(self, runner: Runner, threshold: float, face_model: str = DEFAULT_FACE_MODEL,
                  batch_size: int = 16, meta: dict | None = None, tta: bool = False,
-                 mirror_runner: Runner | None = None) -> None:
+                 score_runner: Runner | None = None,
+                 build_score_runner: Callable[[], Runner] | None = None) -> None:
         """``tta=True`` also scores each crop mirrored left-right and averages the two logits (up to
         twice the model time; the reconstruction and mask shown are the unmirrored crop's).
-        ``mirror_runner`` scores the mirrored crops (default ``runner``): a score-only runner of the
-        same weights and backend skips the decoder, whose output the mirrored pass throws away
-        (``from_pretrained`` makes one where that is faster, see :func:`twin_pays`)."""
-        if mirror_runner is not None and mirror_runner.config != runner.config:
-            raise ValueError(f"mirror_runner ({mirror_runner.name}) has another model config than "
+
+        ``score_runner``: the score-only runner, if one is at hand. Otherwise
+        ``build_score_runner()`` makes it on first use (``from_pretrained`` passes one for the
+        same weights and backend); without either, or if building fails, ``runner`` scores
+        everything. A runner without the decoder is its own score-only runner.
+        """
+        if score_runner is not None and score_runner.config != runner.config:
+            raise ValueError(f"score_runner ({score_runner.name}) has another model config than "
                              f"runner ({runner.name})")
         self.runner = runner
-        self.mirror_runner = runner if mirror_runner is None else mirror_runner
+        if score_runner is None and not runner.with_decoder:
+            score_runner = runner
+        self._score_runner = score_runner
+        self._build_score_runner = build_score_runner
+        self._build_lock = threading.Lock()
         self.tta = tta
         self.config = runner.config
         self.threshold = float(threshold)
@@ -105,23 +90,54 @@ class Detector:
         self._faces: FaceDetector | None = None
 
     @classmethod
-    def from_pretrained(cls, path_or_repo: str | Path | None = None, backend: str = "auto",
-                        with_decoder: bool = True, **kwargs) -> Detector:
-        """Load weights (folder, Hub repo id, ``$JRC_WEIGHTS`` or ``weights/``) and a runner.
+    def from_pretrained(cls, path_or_repo: str | Path | jrc_weights.Checkpoint | None = None,
+                        backend: str = "auto", with_decoder: bool = True, *, tta: bool = False,
+                        batch_size: int = 16, threads: int | None = None,
+                        spinning: bool = True) -> Detector:
+        """Load weights (folder, Hub repo id, a loaded checkpoint, ``$JRC_WEIGHTS`` or
+        ``weights/``) and a runner. ``threads`` and ``spinning`` configure onnxruntime
+        (:class:`jrc.runtime.OnnxRunner`): turn spinning off where two runners alternate on the
+        same cores, as the decoder runner and the score-only runner do on webcam frames."""
+        ckpt = (path_or_repo if isinstance(path_or_repo, jrc_weights.Checkpoint)
+                else jrc_weights.load(path_or_repo))
+        runner = create_runner(ckpt, backend, with_decoder=with_decoder, threads=threads,
+                               spinning=spinning)
 
-        With ``tta=True`` and the decoder, a second, score-only runner on the same backend scores
-        the mirrored crops where that is faster (:func:`twin_pays`)."""
-        ckpt = jrc_weights.load(path_or_repo)
-        runner = create_runner(ckpt, backend, with_decoder=with_decoder)
-        if kwargs.get("tta") and with_decoder:
-            kwargs["mirror_runner"] = _score_only_twin(ckpt, runner, kwargs.get("mirror_runner"))
+        def build_score_runner() -> Runner:  # the same backend, so both passes agree
+            return create_runner(ckpt, backend_of(runner), with_decoder=False, threads=threads,
+                                 spinning=spinning)
+
         face_model = ckpt.meta.get("face_model", DEFAULT_FACE_MODEL)
         try:  # the model and its fallback exist now, not at the first detection
             for name in (face_model, "full_range"):
                 face_model_path(name)
         except (ValueError, FileNotFoundError) as e:
             raise jrc_weights.WeightsError(str(e)) from None
-        return cls(runner, ckpt.threshold, face_model=face_model, meta=ckpt.meta, **kwargs)
+        return cls(runner, ckpt.threshold, face_model=face_model, batch_size=batch_size, meta=ckpt.meta,
+                   tta=tta, build_score_runner=build_score_runner if with_decoder else None)
+
+    @property
+    def score_runner(self) -> Runner:
+        """The score-only runner, built on first use; ``runner`` where none can be built."""
+        if self._score_runner is None:
+            with self._build_lock:
+                if self._score_runner is None:
+                    self._score_runner = self._make_score_runner()
+        return self._score_runner
+
+    def _make_score_runner(self) -> Runner:
+        if self._build_score_runner is None:
+            return self.runner
+        try:
+            made = self._build_score_runner()
+        except BackendUnavailable as e:
+            log.warning("no score-only runner (%s): %s also scores the mirrored crops and the "
+                        "calls without the decoder", e, self.runner.name)
+            return self.runner
+        if made.config != self.config:
+            raise ValueError(f"score-only runner ({made.name}) has another model config than "
+                             f"runner ({self.runner.name})")
+        return made
 
     @property
     def faces(self) -> FaceDetector:
@@ -136,23 +152,27 @@ class Detector:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         return self.faces.detect(rgb)
 
-    def analyze_image(self, rgb: np.ndarray) -> list[FaceResult]:
-        """Detect every face in an RGB image and score each; [] when there is no face."""
+    def analyze_image(self, rgb: np.ndarray, decoder: bool = True) -> list[FaceResult]:
+        """Detect every face in an RGB image and score each; [] when there is no face.
+
+        ``decoder=False`` scores through :attr:`score_runner` and leaves the reconstruction,
+        residual and mask out (a webcam frame that reuses the last overlay)."""
         rgb = check_rgb(rgb)
         faces = self.detect(rgb)
-        return self.analyze_faces(rgb, faces)
+        return self.analyze_faces(rgb, faces, decoder)
 
-    def analyze_faces(self, rgb: np.ndarray, faces: list[Face]) -> list[FaceResult]:
+    def analyze_faces(self, rgb: np.ndarray, faces: list[Face], decoder: bool = True) -> list[FaceResult]:
         """Score already-detected faces of one image."""
         if not faces:
             return []
         crops = np.stack([self.faces.crop(rgb, f, self.input_size) for f in faces])
-        results = self._score(crops)
+        results = self._score(crops, decoder)
         for r, f in zip(results, faces, strict=True):
             r.box, r.det_score, r.framing = f.box, f.score, f.framing
         return results
 
-    def analyze_crops(self, crops: np.ndarray | list[np.ndarray], reframe: bool = False) -> list[FaceResult]:
+    def analyze_crops(self, crops: np.ndarray | list[np.ndarray], reframe: bool = False,
+                      decoder: bool = True) -> list[FaceResult]:
         """Score inputs that are already face crops (any size; resized to the input size).
 
         ``reframe=True`` finds the face in each crop and re-cuts it with the training framing
@@ -173,7 +193,7 @@ class Detector:
                 interp = cv2.INTER_AREA if c.shape[0] > s else cv2.INTER_LINEAR
                 c = cv2.resize(c, (s, s), interpolation=interp)
             batch.append(c)
-        results = self._score(np.stack(batch)) if batch else []
+        results = self._score(np.stack(batch), decoder) if batch else []
         if reframe:
             for r, f in zip(results, found, strict=True):
                 r.reframed = f is not None
@@ -181,19 +201,20 @@ class Detector:
                     r.box, r.det_score, r.framing = f.box, f.score, f.framing
         return results
 
-    def _score(self, crops: np.ndarray) -> list[FaceResult]:
+    def _score(self, crops: np.ndarray, decoder: bool = True) -> list[FaceResult]:
         out: list[FaceResult] = []
         c = self.config
+        runner = self.runner if decoder else self.score_runner
         for i in range(0, len(crops), self.batch_size):
             chunk = crops[i:i + self.batch_size]
-            res = self.runner(normalize(chunk, c.mean, c.std))
+            res = runner(normalize(chunk, c.mean, c.std))
             scores = np.asarray(res["score"], np.float64)
             if self.tta:
-                mirrored = self.mirror_runner(normalize(chunk[:, :, ::-1], c.mean, c.std))
+                mirrored = self.score_runner(normalize(chunk[:, :, ::-1], c.mean, c.std))
                 scores = mean_logit(scores, np.asarray(mirrored["score"], np.float64))
             if not np.all(np.isfinite(scores)):
-                raise RuntimeError(f"{self.runner.name} returned non-finite scores")
-            recon = to_uint8(res["reconstruction"]) if "reconstruction" in res else None
+                raise RuntimeError(f"{runner.name} returned non-finite scores")
+            recon = to_uint8(res["reconstruction"]) if decoder and "reconstruction" in res else None
             for j, crop in enumerate(chunk):
                 score = float(scores[j])
                 r = FaceResult(None, None, score, "fake" if score >= self.threshold else "real", crop)

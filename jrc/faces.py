@@ -3,7 +3,7 @@
 Training, evaluation, export checks, the CLI and the demo all call :func:`crop`, so the
 framing a model was trained on is the framing it sees at inference.
 
-Crop framing (measured on 300 FaceForensics++ crops, see README "Face crop framing"):
+Crop framing (measured on 300 FaceForensics++ crops, see docs/measurements.md "Face crop framing"):
 BlazeFace boxes run from the eyebrows to the chin, while the FF++ crops in ../shared are
 tight Haar-style squares that include the forehead. For each detector model, ``FRAMING``
 holds (scale, shift): a square of ``scale`` x the box's larger side, centred ``shift`` x

@@ -19,7 +19,7 @@ _IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60
                       40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77,
                       24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95,
                       98, 112, 100, 103, 99])
-HEAVY_JPEG_QUALITY = 60  # at or below: warn (README "Which way compression and small faces err")
+HEAVY_JPEG_QUALITY = 60  # at or below: warn (docs/measurements.md, "Robustness")
 
 
 class MediaError(ValueError):

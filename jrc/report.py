@@ -31,7 +31,7 @@ def input_warnings(path: Path | str, results: list[FaceResult], crop_side: int |
     """Cautions about how far to trust an image's scores (none when nothing was scored): heavy JPEG
     compression (fakes pass as real) and faces under ``SMALL_FACE_PX`` across (real faces score as
     more fake); both measured with ``benchmarks/robustness.py`` and ``benchmarks/face_size.py``
-    (README, "Which way compression and small faces err"). ``crop_side``: the size of a crop scored
+    (docs/measurements.md, "Robustness" and "Small faces"). ``crop_side``: the size of a crop scored
     without a detected box (``--crops``), taken as its face's size."""
     if not results:
         return []

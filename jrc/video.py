@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from jrc.detector import Detector, FaceResult
-from jrc.media import MediaError, check_file
+from jrc.media import MediaError, check_file, kind_of
 
 MAX_CORRUPT_FRACTION = 0.25
 MAX_REPORTED_FRAMES = 10**8  # larger counts are container garbage (no duration), not frames
@@ -164,6 +164,43 @@ def open_video(path: str | Path) -> OpenVideo:
     if n == 0:
         raise MediaError(f"{path}: video has no decodable frames (corrupt or unsupported stream)")
     return OpenVideo(path, cv2.VideoCapture(str(path)), n, fps, seekable=False)
+
+
+class VideoLimitError(MediaError):
+    """A video over the size or duration limit of :func:`check_video`."""
+
+
+def check_video(path: str | Path, max_mb: float | None = None,
+                max_seconds: float | None = None) -> OpenVideo:
+    """Type, size and duration checks before any decoding work; returns the opened video (whose
+    frame count a duration-less WebM needed a decoding pass for, so it is opened once, not twice).
+
+    Raises MediaError naming the file; :class:`VideoLimitError` when it is over ``max_mb``
+    megabytes or ``max_seconds`` seconds (None: no limit). A video without a frame rate is
+    bounded as if it ran at 60 fps.
+    """
+    p = check_file(path)
+    kind = kind_of(p)
+    if kind == "image":
+        raise MediaError(f"{p}: this is an image, not a video")
+    if kind is None:
+        raise MediaError(f"{p}: unsupported file type '{p.suffix or '(none)'}' "
+                         "(expected .mp4, .webm, .mov, .avi, .mkv)")
+    mb = p.stat().st_size / 1024**2
+    if max_mb is not None and mb > max_mb:
+        raise VideoLimitError(f"{p}: video too large ({mb:.0f} MB; the limit is {max_mb:.0f} MB)")
+    video = open_video(p)
+    if max_seconds is None:
+        return video
+    total, fps = video.n_frames, video.fps
+    if fps > 0 and total / fps > max_seconds:
+        video.release()
+        raise VideoLimitError(f"{p}: video too long ({total / fps:.0f} s; the limit is {max_seconds:.0f} s)")
+    if fps <= 0 and total > max_seconds * 60:
+        video.release()
+        raise VideoLimitError(f"{p}: video too long ({total} frames and no frame rate; the limit is "
+                              f"{max_seconds:.0f} s)")
+    return video
 
 
 def read_sampled(video: OpenVideo, indices: list[int]):

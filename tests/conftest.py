@@ -13,13 +13,24 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("JRC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout (research data; absent for users)
 WEIGHTS = ROOT / "weights"
 
 needs_data = pytest.mark.skipif(not (SHARED_DATA / "ffpp-crops").is_dir(),
                                 reason=f"research data not present at {SHARED_DATA}")
-needs_weights = pytest.mark.skipif(not (WEIGHTS / "model.safetensors").is_file(),
-                                   reason="no trained weights in weights/")
+
+
+@pytest.fixture
+def shipped_weights() -> Path:
+    """The shipped weights folder; a failure, never a skip, when it is missing from this repo."""
+    for name in ("model.safetensors", "config.json"):
+        if not (WEIGHTS / name).is_file():
+            pytest.fail(f"{WEIGHTS / name} is missing: the shipped-weights tests need the repository's "
+                        "weights/ (git checkout weights/)")
+    return WEIGHTS
+
+
+needs_weights = pytest.mark.usefixtures("shipped_weights")
 
 
 @pytest.fixture(scope="session")

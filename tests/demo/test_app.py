@@ -44,7 +44,7 @@ def test_analyze_image(client, astronaut, tmp_path):
     rec = json.loads(Path(report).read_text())
     assert rec["status"] == "ok" and rec["path"] == "astronaut.png" and 0.0 <= rec["score"] <= 1.0
     assert faces["data"][0][1] == pytest.approx(rec["score"], abs=1e-4)
-    assert f"P(fake) {rec['score']:.2f}" in verdict and "Threshold" in verdict
+    assert f"P(fake) {rec['score']:.2f}" in verdict and "threshold" in verdict
     assert cv2.imread(annotated).shape == astronaut.shape
     size = shipped_engine().detector.input_size  # tiles are at the model's input size
     assert cv2.imread(panels).shape[1] == 4 * size + 5 * 6  # crop | reconstruction | residual | mask
@@ -92,17 +92,57 @@ def test_eight_concurrent_clients(served, astronaut, tmp_path):
     assert len({r["score"] for r in recs}) == 1  # same input, same answer, whatever the interleaving
 
 
+def jrc_env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k.startswith("JRC_")}
+
+
 def test_app_without_weights_fails_clearly(tmp_path, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
-    monkeypatch.setenv("JRC_ORT_SPIN", "unset below")  # restored (removed) after the test
-    monkeypatch.delenv("JRC_ORT_SPIN")
     import app
 
+    before = jrc_env()
     assert app.main(["--weights", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "cannot load the model" in err and "config.json" in err and "--weights" in err
-    # the demo's two onnxruntime sessions alternate: main turns spinning off unless it is set
-    assert __import__("os").environ["JRC_ORT_SPIN"] == "0"
+    assert jrc_env() == before  # settings are arguments, never environment variables
+
+
+def test_app_builds_artifacts_then_loads_and_launches(tmp_path, monkeypatch):
+    """main is wiring: prepare both runners' artifacts, load the engine with the CLI's settings,
+    build the UI with the examples folder, launch."""
+    from demo_fixtures import tiny_engine, tiny_weights
+
+    import demo.engine
+    import export.resolve
+    from demo import ui
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    import app
+
+    engine = tiny_engine()
+    calls = []
+    monkeypatch.setattr(export.resolve, "prepare",
+                        lambda ckpt, backend, with_decoder: calls.append(("prepare", ckpt.path, backend,
+                                                                          with_decoder)))
+
+    def load(ckpt, backend, **kwargs):
+        calls.append(("load", ckpt.path, backend, kwargs))
+        return engine
+
+    monkeypatch.setattr(demo.engine.Engine, "load", staticmethod(load))
+    monkeypatch.setattr(ui, "build", lambda engine, examples: calls.append(("build", examples)) or "app")
+    monkeypatch.setattr(ui, "launch", lambda blocks, host, port: calls.append(("launch", blocks, host, port)))
+    before = jrc_env()
+    w = tiny_weights()
+    argv = ["--weights", str(w), "--backend", "torch", "--tta", "--threads", "3", "--examples-dir",
+            str(tmp_path), "--port", "7999"]
+    assert app.main(argv) == 0
+    assert calls == [("prepare", w, "torch", True), ("prepare", w, "torch", False),
+                     ("load", w, "torch", {"tta": True, "threads": 3, "spinning": False}),
+                     ("build", str(tmp_path)), ("launch", "app", "127.0.0.1", 7999)]
+    assert jrc_env() == before
 
 
 def test_app_args(monkeypatch):
@@ -111,23 +151,33 @@ def test_app_args(monkeypatch):
     monkeypatch.delenv("SPACE_ID", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
-    monkeypatch.delenv("JRC_TTA", raising=False)
     import app
 
     a = app.parse_args(["--port", "7999"])
     assert (a.weights, a.backend, a.host, a.port) == ("someone/jrc-lite0", "auto", "127.0.0.1", 7999)
+    assert (a.tta, a.threads, a.spin, a.examples_dir) == (False, None, False, None)
     assert app.parse_args(["--weights", "w"]).weights == "w"
-    assert not a.tta and app.parse_args(["--tta"]).tta
-    monkeypatch.setenv("JRC_TTA", "True")
-    assert app.parse_args([]).tta and not app.parse_args(["--no-tta"]).tta
-    monkeypatch.setenv("JRC_TTA", "maybe")
-    with pytest.raises(SystemExit):
-        app.parse_args([])
-    monkeypatch.delenv("JRC_TTA")
-    monkeypatch.setenv("JRC_ORT_SPIN", "sometimes")
-    with pytest.raises(SystemExit):
-        app.parse_args([])
+    assert app.parse_args(["--tta"]).tta and not app.parse_args(["--tta", "--no-tta"]).tta
+    assert app.parse_args(["--spin"]).spin and not app.parse_args(["--no-spin"]).spin
+    assert app.parse_args(["--threads", "2"]).threads == 2
+    monkeypatch.setenv("JRC_TTA", "1")  # no longer read: --tta is the switch
+    assert not app.parse_args([]).tta
     assert __import__("os").environ["GRADIO_ANALYTICS_ENABLED"] == "False"  # set on import, before gradio
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--threads", "0"], "argument --threads: must be a whole number >= 1, got '0'"),
+    (["--threads", "two"], "argument --threads: must be a whole number >= 1, got 'two'"),
+    (["--backend", "tpu"], "argument --backend: invalid choice: 'tpu'"),
+    (["--port", "http"], "argument --port: invalid int value: 'http'"),
+])
+def test_app_bad_args_say_what_is_wrong(monkeypatch, capsys, argv, message):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import app
+
+    with pytest.raises(SystemExit) as e:
+        app.parse_args(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_app_listens_on_all_interfaces_on_spaces(monkeypatch):

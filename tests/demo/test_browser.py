@@ -57,7 +57,7 @@ def test_image_upload_shows_score(page, tmp_path, astronaut):
     page.locator("#jrc-image-in input[type=file]").set_input_files(str(path))
     verdict = page.locator("#jrc-image-verdict")
     verdict.get_by_text("P(fake)").first.wait_for()
-    assert "Threshold" in verdict.inner_text()
+    assert "threshold" in verdict.inner_text()
     page.locator("#jrc-panels img").first.wait_for()
     rows = page.locator("#jrc-faces tbody tr")
     assert rows.count() == 1

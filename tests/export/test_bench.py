@@ -46,8 +46,10 @@ def test_markdown_names_the_machine_and_flags_failures():
 
 
 def test_bad_arguments(capsys):
-    assert bench.main(["--runtimes", "torch,tflite"]) == 2
-    assert bench.main(["--runs", "0"]) == 2
+    want = "error: --runs must be >= 1 and --runtimes a subset of " + ",".join(bench.RUNTIMES)
+    for argv in (["--runtimes", "torch,tflite"], ["--runs", "0"]):
+        assert bench.main(argv) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == want
 
 
 def test_smoke_torch_and_onnx(small_ckpt, onnx_score, tmp_path, monkeypatch):

@@ -96,7 +96,7 @@ def test_usage_and_weights_errors(tmp_path, inputs):
     code, _, err = run_scan(str(inputs["astronaut"]), "--weights", str(tmp_path))
     assert code == 1 and "config.json" in err and "Traceback" not in err
     code, _, err = run_scan(str(inputs["astronaut"]), "--backend", "bogus")
-    assert code == 2
+    assert code == 2 and "argument --backend: invalid choice: 'bogus'" in err
     for out, fragment in [(tmp_path / "nowhere" / "r.jsonl", "does not exist"),
                           (tmp_path, "is a folder")]:
         code, _, err = run_scan(str(inputs["astronaut"]), "--output", str(out))

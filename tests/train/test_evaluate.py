@@ -158,6 +158,7 @@ def test_cli_errors(grey_crops, tmp_path, capsys):
     assert ev.main(["--data", str(tmp_path / "missing")]) == 2
     assert "not a folder" in capsys.readouterr().err
     assert ev.main(["--data", f"{grey_crops}:youtube,Nope"]) == 2
+    assert "no source(s) ['Nope']" in capsys.readouterr().err
     assert ev.main(["--weights", str(tmp_path / "no_weights"), "--data", str(grey_crops)]) == 1
     assert "no_weights" in capsys.readouterr().err
 
