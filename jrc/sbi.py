@@ -35,7 +35,7 @@ down-up resampled target becomes a sharpened source, and a sharpened target a bl
 Pixels where ``mask == 0`` are therefore bit-identical to the input.
 
 Everything random comes from the ``numpy.random.Generator`` passed in: the same seed gives the
-same output. About 1-2 ms per 224 px crop on one CPU core (see ``benchmark``).
+same output. ``benchmark`` times it on the machine at hand.
 """
 
 from __future__ import annotations

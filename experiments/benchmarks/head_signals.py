@@ -34,9 +34,9 @@ import torch
 from jrc import weights as jrc_weights
 from jrc.model import TwoBranchCAE
 from jrc.preprocess import normalize
+from jrc.sbi import self_blend
 from train.loop import weights_split
 from train.metrics import auc
-from jrc.sbi import self_blend
 from train.unseen import unseen_crops
 
 SIGNALS = ("classifier", "mask", "reconstruction", "classifier+mask")
