@@ -24,6 +24,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from export.bench import bench_frame, timed
+    from jrc.artifacts import run_builders
     from jrc.detector import Detector
     from jrc.runtime import create_runner
     from jrc.sysinfo import machine_name
@@ -42,6 +43,7 @@ def main() -> None:
         fd.close()
 
     for backend in ("torch", "onnx"):
+        run_builders(args.weights, backend, with_decoder=False)
         det = Detector.from_pretrained(args.weights, backend=backend, with_decoder=False)
         face = det.analyze_image(frame)[0].crop
         for b in (1, 16):
@@ -56,6 +58,7 @@ def main() -> None:
         rows.append((f"end to end ({det.runner.name}) with --tta (face + its mirror)", p50, p95))
     ckpt = load_weights(args.weights)
     for backend in ("torch", "onnx"):  # the demo's path: the overlays need the decoder
+        run_builders(args.weights, backend, with_decoder=True)
         full = Detector.from_pretrained(args.weights, backend=backend, with_decoder=True)
         twin = create_runner(ckpt, backend, with_decoder=False)  # the Detector's score-only runner
         variants = (("", full),

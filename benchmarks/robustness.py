@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from jrc.artifacts import run_builders
 from jrc.detector import Detector
 from jrc.media import load_image
 from train.data import scan_crop_folder
@@ -51,6 +52,7 @@ def main() -> None:
     samples = scan_crop_folder(args.data)
     images = [load_image(s.path) for s in tqdm(samples, desc="load", unit="img")]
     labels = np.array([s.label for s in samples])
+    run_builders(args.weights, args.backend, with_decoder=False)
     det = Detector.from_pretrained(args.weights, backend=args.backend, with_decoder=False)
     rows = []
     for name, fn in DEGRADATIONS.items():

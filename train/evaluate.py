@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from jrc.artifacts import run_builders
 from jrc.detector import Detector
 from jrc.media import VIDEO_EXTS, MediaError, load_image
 from jrc.runtime import BACKENDS, BackendUnavailable
@@ -192,6 +193,7 @@ def evaluate_dataset(detector: Detector, spec: DataSpec | str, frames: int = 32,
 
 def load_detector(weights: str | Path | None, backend: str = "auto") -> Detector:
     """Scoring only: the decoder is not run."""
+    run_builders(weights, backend, with_decoder=False)  # export/ builds a missing ONNX file
     return Detector.from_pretrained(weights, backend=backend, with_decoder=False)
 
 
