@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from export.formats import artifact_name, read_engine, read_onnx_metadata
+from export.formats import artifact_name, read_onnx_metadata
 from jrc import weights as jrc_weights
 from jrc.artifacts import build_target, candidates, checkpoint_sha256
-from jrc.runtime import BackendUnavailable, engine_key, find_artifact, import_tensorrt
+from jrc.runtime import BackendUnavailable, engine_problem, find_artifact, import_tensorrt
 from jrc.weights import Checkpoint
 
 log = logging.getLogger("export.resolve")
@@ -60,19 +60,8 @@ def ensure_engine(checkpoint: Checkpoint, with_decoder: bool, fp16: bool = True,
     """The checkpoint's TensorRT engine; built from its ONNX file and verified when missing or stale."""
     trt = import_tensorrt()
     name = artifact_name(with_decoder, fp16, ".engine")
-
-    def usable(path: Path, sha: str) -> str | None:
-        try:
-            meta, _ = read_engine(path)
-        except ValueError as e:
-            return f"cannot be read ({e})"
-        if meta.get("weights_sha256") != sha:
-            return "was built from other weights"
-        same = (meta.get("tensorrt_version"), meta.get("device")) == engine_key(trt)
-        return None if same else "was built by another TensorRT version or for another GPU"
-
     try:
-        return find_artifact(checkpoint, "tensorrt", name, usable)
+        return find_artifact(checkpoint, "tensorrt", name, lambda path, sha: engine_problem(trt, path, sha))
     except BackendUnavailable:
         from export.samples import parity_crops
         from export.trt import build_and_write, verify_engine

@@ -307,23 +307,25 @@ def engine_key(trt) -> tuple[str, str]:
     return trt.__version__, torch.cuda.get_device_name(0)
 
 
+def engine_problem(trt, path: Path, sha: str) -> str | None:
+    """Why the engine file ``path`` cannot run the weights with hash ``sha`` here, or None."""
+    try:
+        meta, _ = read_engine(path)
+    except ValueError as e:
+        return f"cannot be read ({e})"
+    if meta.get("weights_sha256") != sha:
+        return "was built from other weights"
+    if (meta.get("tensorrt_version"), meta.get("device")) != engine_key(trt):
+        return "was built by another TensorRT version or for another GPU"
+    return None
+
+
 def tensorrt_runner(checkpoint: Checkpoint, with_decoder: bool) -> TensorRTRunner:
     """Runner over the checkpoint's FP16 engine (``python -m export.trt --fp16`` builds it)."""
     trt = import_tensorrt()
-
-    def usable(path: Path, sha: str) -> str | None:
-        try:
-            meta, _ = read_engine(path)
-        except ValueError as e:
-            return f"cannot be read ({e})"
-        if meta.get("weights_sha256") != sha:
-            return "was built from other weights"
-        if (meta.get("tensorrt_version"), meta.get("device")) != engine_key(trt):
-            return "was built by another TensorRT version or for another GPU"
-        return None
-
-    return TensorRTRunner(find_artifact(checkpoint, "tensorrt", artifact_name(with_decoder, True, ".engine"),
-                                        usable))
+    name = artifact_name(with_decoder, True, ".engine")
+    return TensorRTRunner(find_artifact(checkpoint, "tensorrt", name,
+                                        lambda path, sha: engine_problem(trt, path, sha)))
 
 
 # ---------------------------------------------------------------------------- selection
@@ -372,4 +374,4 @@ def _auto(loaders: dict) -> Runner:
 
 
 __all__ = ["BACKENDS", "BackendUnavailable", "OnnxRunner", "Runner", "TensorRTRunner", "TorchRunner",
-           "backend_of", "create_runner", "find_artifact", "onnx_runner", "tensorrt_runner"]
+           "backend_of", "create_runner", "engine_problem", "find_artifact", "onnx_runner", "tensorrt_runner"]

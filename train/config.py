@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from jrc.model import is_number
+
 # selection rules: the validation sets whose mean AUC picks the checkpoint; "trust" also
 # subtracts the share of validation verdicts that the benign re-saves flip (train/validation.py)
 SELECT = {"ffpp": ["ffpp"], "sbi": ["sbi"], "mean": ["ffpp", "sbi"], "mean_deg": ["ffpp", "sbi", "ffpp_deg"],
@@ -85,16 +87,16 @@ class TrainConfig:
                 raise ValueError(f"{key}={v!r}: expected an integer >= {low}")
         for key in ("lr", "encoder_lr_mult", "weight_decay", "lambda_rec", "lambda_mask"):
             v = getattr(self, key)
-            if not _is_number(v) or v < 0 or (key == "lr" and v == 0):
+            if not is_number(v) or v < 0 or (key == "lr" and v == 0):
                 raise ValueError(f"{key}={v!r}: expected a number {'> 0' if key == 'lr' else '>= 0'}")
         for key in PROBABILITIES:
             v = getattr(self, key)
-            if not _is_number(v) or not 0 <= v <= 1:
+            if not is_number(v) or not 0 <= v <= 1:
                 raise ValueError(f"{key}={v!r}: expected a probability in [0, 1]")
-        if not _is_number(self.val_frac) or not 0 < self.val_frac < 1:
+        if not is_number(self.val_frac) or not 0 < self.val_frac < 1:
             raise ValueError(f"val_frac={self.val_frac!r}: expected a fraction in (0, 1); the best epoch "
                              "is chosen on validation, so some is needed")
-        if not _is_number(self.held_out) or not 0 <= self.held_out < 1:
+        if not is_number(self.held_out) or not 0 <= self.held_out < 1:
             raise ValueError(f"held_out={self.held_out!r}: expected a fraction in [0, 1)")
         for key, allowed in (("val_split", ("random", "grouped")), ("select_on", tuple(SELECT)),
                              ("precision", ("fp32", "bf16")), ("rec_loss", ("mse", "l1")),
@@ -116,7 +118,7 @@ class TrainConfig:
                 raise ValueError("other_fakes needs held_out > 0: they are validated against held-out reals")
         n_sources = 1 + len(self.reals)
         w = self.source_weights
-        if w is not None and (len(w) != n_sources or not all(_is_number(x) and x >= 0 for x in w)
+        if w is not None and (len(w) != n_sources or not all(is_number(x) and x >= 0 for x in w)
                               or not sum(w) > 0):
             raise ValueError(f"source_weights={w!r}: expected {n_sources} weights >= 0 (data, then each "
                              "reals folder) with a positive sum, or null")
@@ -149,10 +151,6 @@ class TrainConfig:
     def data_seed(self) -> int:
         """The seed that picks the split and folder subsets: ``split_seed``, else ``seed``."""
         return self.seed if self.split_seed is None else self.split_seed
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}

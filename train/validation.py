@@ -88,16 +88,10 @@ def build_sets(data: PairedData, cfg: TrainConfig, size: int) -> Sets:
     return sets
 
 
-def resave_subset(sets: Sets, keys: list[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` crops drawn evenly from the rule's sets (fixed seed), with their labels."""
+def resave_subset(sets: Sets, keys: list[str], n: int, seed: int) -> dict[str, np.ndarray]:
+    """Indices of ``n`` crops drawn evenly from the rule's sets (fixed seed), per set."""
     rng = np.random.default_rng(seed + 999)
-    crops, labels = [], []
-    for k in keys:
-        c, y = sets[k]
-        idx = _cap(np.arange(len(c)), max(1, n // len(keys)), rng)
-        crops.append(c[idx])
-        labels.append(y[idx])
-    return np.concatenate(crops), np.concatenate(labels)
+    return {k: _cap(np.arange(len(sets[k][1])), max(1, n // len(keys)), rng) for k in keys}
 
 
 class Validator:
@@ -108,8 +102,9 @@ class Validator:
         self.keys = [k for k in SELECT[cfg.select_on] if k in self.sets] or list(self.sets)
         self.flips = cfg.select_on == "trust" and cfg.resave_val > 0
         if self.flips:
-            crops, self.resave_labels = resave_subset(self.sets, self.keys, cfg.resave_val, cfg.data_seed)
-            self.resave_orig = crops
+            self.resave_idx = resave_subset(self.sets, self.keys, cfg.resave_val, cfg.data_seed)
+            crops = np.concatenate([self.sets[k][0][i] for k, i in self.resave_idx.items()])
+            self.resave_labels = np.concatenate([self.sets[k][1][i] for k, i in self.resave_idx.items()])
             self.resaved = {name: np.stack([RESAVES[name](c) for c in crops]) for name in TARGETED}
 
     def sizes(self) -> dict[str, int]:
@@ -124,7 +119,7 @@ class Validator:
         score = float(np.mean([row[f"val_{k}"] for k in self.keys]))
         if not self.flips:
             return row, score, choose_threshold(np.concatenate(ys), np.concatenate(ps))
-        orig = predict(model, self.resave_orig)
+        orig = np.concatenate([scores[k][i] for k, i in self.resave_idx.items()])  # already scored
         resaved = {n: predict(model, c) for n, c in self.resaved.items()}
         ys += [self.resave_labels] * len(resaved)
         threshold = choose_threshold(np.concatenate(ys), np.concatenate([*ps, *resaved.values()]))
