@@ -10,7 +10,7 @@ import pytest
 import scipy.special
 from conftest import ROOT, needs_weights
 
-from jrc import cli, report, scan
+from jrc import report, scan
 
 pytestmark = needs_weights
 
@@ -148,7 +148,7 @@ def test_collect_paths_recurses_known_types(tmp_path):
 
 def test_crop_batches_bound_count_and_pixels(tmp_path, monkeypatch):
     monkeypatch.setattr(scan, "CROP_BATCH", 3)
-    monkeypatch.setattr(cli, "CROP_BATCH_PIXELS", 300 * 300)
+    monkeypatch.setattr(scan, "CROP_BATCH_PIXELS", 300 * 300)
     paths = []
     for i, side in enumerate([40, 40, 40, 40, 270, 180, 600]):
         paths.append(tmp_path / f"{i}.png")

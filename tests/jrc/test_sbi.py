@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from jrc.sbi import CANONICAL_KEYPOINTS, FACE_OUTLINE, LOCAL_REGIONS, _region_polygon, sbi_batch, self_blend
+from jrc.sbi import (
+    CANONICAL_KEYPOINTS,
+    FACE_OUTLINE,
+    LOCAL_REGIONS,
+    _affine_from_canonical,
+    _region_polygon,
+    sbi_batch,
+    self_blend,
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,20 +104,27 @@ def test_batch_and_input_checks(textured):
         self_blend(textured.astype(np.float32), None, np.random.default_rng(0))
 
 
-def test_local_self_blends_cover_the_mouth_or_the_eyes_not_the_whole_face(face):
+def test_local_self_blends_cover_one_part_of_the_face_not_the_whole_face(face):
+    """Each part-level blend covers one of LOCAL_REGIONS (mouth, eyes, nose, a cheek): never both
+    the mouth and the eyes, centred on its part, and every part is drawn."""
     crop, kps = face
     (ex0, ey0), (ex1, ey1), _, (mx, my) = kps[:4].round().astype(int)
+    m = _affine_from_canonical(kps[:6], crop.shape[1], crop.shape[0])
+    centres = [np.float32(c) * crop.shape[1::-1] @ m[:, :2].T + m[:, 2] for c, _ in LOCAL_REGIONS]
     kinds = set()
-    for seed in range(12):
+    for seed in range(30):
         fake, mask = self_blend(crop, kps, np.random.default_rng(seed), local=1.0)
         assert mask.min() >= 0.0 and mask.max() <= 1.0
         np.testing.assert_array_equal(fake[mask == 0], crop[mask == 0])
         mouth, eyes = mask[my, mx] > 0, mask[ey0, ex0] > 0 and mask[ey1, ex1] > 0
-        assert mouth != eyes, f"seed {seed}: a local blend covers one part of the face"
-        kinds.add("mouth" if mouth else "eyes")
-        whole = self_blend(crop, kps, np.random.default_rng(seed))[1]
-        assert (mask > 0).mean() < 0.6 * (whole > 0).mean()
-    assert kinds == {"mouth", "eyes"}
+        assert not (mouth and eyes), f"seed {seed}: a local blend covers one part of the face"
+        ys, xs = np.nonzero(mask > 0.5 * mask.max())
+        d = [np.hypot(xs.mean() - cx, ys.mean() - cy) for cx, cy in centres]
+        kinds.add(int(np.argmin(d)))
+        if seed < 12:  # the first 12 seeds, as before the nose and cheek regions were added
+            whole = self_blend(crop, kps, np.random.default_rng(seed))[1]
+            assert (mask > 0).mean() < 0.6 * (whole > 0).mean()
+    assert kinds == set(range(len(LOCAL_REGIONS)))
 
 
 def test_local_probability_mixes_local_and_whole_face_blends(face):
@@ -135,13 +150,13 @@ def test_other_landmark_sets_ignore_local(textured):
 
 @pytest.mark.parametrize(("scale", "shift"), [(0.8, (18, 10)), (0.5, (40, 40))])
 def test_local_regions_follow_the_keypoints(textured, scale, shift):
-    """Keypoints of a smaller, shifted face move the mouth and eye regions with them (a local
+    """Keypoints of a smaller, shifted face move every part region with them (a local
     region of a half-size face covers only ~3 % of the crop but is on it: no canonical fallback)."""
     shift = np.float32(shift)
     kps = CANONICAL_KEYPOINTS * 160 * scale + shift
     centres = [np.float32(c) * 160 * scale + shift for c, _ in LOCAL_REGIONS]
-    hits = [0, 0]
-    for seed in range(16):
+    hits = [0] * len(LOCAL_REGIONS)
+    for seed in range(40):
         _fake, mask = self_blend(textured, kps, np.random.default_rng(seed), local=1.0)
         ys, xs = np.nonzero(mask > 0.5 * mask.max())
         d = [np.hypot(xs.mean() - cx, ys.mean() - cy) for cx, cy in centres]

@@ -31,8 +31,8 @@ def three_folders(tmp_path_factory, astronaut):
 
 
 def run(root, out, **kw):
-    cfg = TrainConfig(data=str(root), out=str(out), cache_dir=str(out / "cache"), epochs=1,
-                      steps_per_epoch=1, batch_size=4, val_frac=0.34, sbi_ratio=0.5, **kw)
+    cfg = TrainConfig(**{"data": str(root), "out": str(out), "cache_dir": str(out / "cache"), "epochs": 1,
+                         "steps_per_epoch": 1, "batch_size": 4, "val_frac": 0.34, "sbi_ratio": 0.5, **kw})
     return train(cfg), cfg
 
 
