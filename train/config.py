@@ -55,6 +55,9 @@ class TrainConfig:
     sbi_local: float = 0.0  # P(a self-blend covers one part of the face: eyes, nose, mouth, a cheek)
     degrade: float = 0.0  # P(one strong degradation: JPEG q30-60, x0.33-0.7, blur, noise)
     benign: float = 0.0  # P(benign re-saving: resize, JPEG/WebP/palette, sharpen/denoise, grey)
+    # weight of the re-save consistency loss: half of each batch is a benign re-save of the other
+    # half, and the squared difference of the two logits is added (0 = off)
+    consistency: float = 0.0
     # schedule
     epochs: int = 6
     steps_per_epoch: int = 0  # 0 = one pass over the real pool
@@ -85,7 +88,7 @@ class TrainConfig:
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{key}={v!r}: expected an integer >= {low}")
-        for key in ("lr", "encoder_lr_mult", "weight_decay", "lambda_rec", "lambda_mask"):
+        for key in ("lr", "encoder_lr_mult", "weight_decay", "lambda_rec", "lambda_mask", "consistency"):
             v = getattr(self, key)
             if not is_number(v) or v < 0 or (key == "lr" and v == 0):
                 raise ValueError(f"{key}={v!r}: expected a number {'> 0' if key == 'lr' else '>= 0'}")
@@ -93,6 +96,9 @@ class TrainConfig:
             v = getattr(self, key)
             if not is_number(v) or not 0 <= v <= 1:
                 raise ValueError(f"{key}={v!r}: expected a probability in [0, 1]")
+        if self.consistency and self.batch_size % 4:
+            raise ValueError(f"batch_size={self.batch_size}: consistency needs a multiple of 4 (real, fake "
+                             "and the re-saved twin of each)")
         if not is_number(self.val_frac) or not 0 < self.val_frac < 1:
             raise ValueError(f"val_frac={self.val_frac!r}: expected a fraction in (0, 1); the best epoch "
                              "is chosen on validation, so some is needed")

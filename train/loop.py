@@ -1,6 +1,7 @@
 """The JRC training loop, short and readable (after nanoGPT's train.py).
 
 loss = BCE + lambda_rec * L_rec + lambda_mask * BCE(mask)   (train/losses.py)
+       [+ consistency * (logit - logit of its re-saved twin)^2]
 
 Batches come from train/pairs.py (each real paired with a fake, sources balanced), validation
 from train/validation.py (sets carved from the training data, never the test split). Every
@@ -29,7 +30,7 @@ from jrc import weights as jrc_weights
 from jrc.model import ModelConfig, TwoBranchCAE
 from jrc.preprocess import normalize
 from train.config import TrainConfig
-from train.losses import jrc_loss
+from train.losses import consistency_loss, jrc_loss
 from train.pairs import PairedData
 from train.splits import split_key
 from train.validation import Validator
@@ -97,12 +98,13 @@ def train_one_epoch(model, raw: TwoBranchCAE, opt, data: PairedData, cfg: TrainC
     set_train_mode(raw)
     base = [g["initial_lr"] for g in opt.param_groups]
     decode = bool(cfg.lambda_rec or cfg.lambda_mask)  # classifier-only skips the decoder
-    sums = dict.fromkeys(("loss", "bce", "rec", "mask"), 0.0)
+    sums = dict.fromkeys(("loss", "bce", "rec", "mask", "cons"), 0.0)
+    twins = bool(cfg.consistency)
     bar = tqdm(range(steps), desc=desc, unit="step", disable=not show)
     for k in bar:
         for g, lr in zip(opt.param_groups, base, strict=True):
             g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step0 + k) / total))
-        imgs, y, masks, valid = data.batch(cfg.batch_size // 2, rng)
+        imgs, y, masks, valid = data.batch(cfg.batch_size // (4 if twins else 2), rng, twins)
         x = torch.from_numpy(normalize(imgs, raw.config.mean, raw.config.std)).to(device)
         x = x.contiguous(memory_format=torch.channels_last)
         with autocast_for(cfg, device):
@@ -111,11 +113,15 @@ def train_one_epoch(model, raw: TwoBranchCAE, opt, data: PairedData, cfg: TrainC
         mask_t = torch.from_numpy(masks).to(device) if cfg.mask_head else None
         loss, parts = jrc_loss(outputs, x, torch.from_numpy(y).to(device), raw, mask_t, cfg.to_dict(),
                                torch.from_numpy(valid).to(device))
+        if twins:
+            cons = consistency_loss(outputs["logit"])
+            loss = loss + cfg.consistency * cons
+            parts.update(cons=float(cons.detach()), loss=float(loss.detach()))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         for n in sums:
-            sums[n] += parts[n]
+            sums[n] += parts.get(n, 0.0)
         bar.set_postfix({n: f"{v:.3f}" for n, v in parts.items() if n in sums})
     return {n: v / max(steps, 1) for n, v in sums.items()}
 

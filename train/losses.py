@@ -106,4 +106,11 @@ def jrc_loss(outputs: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tens
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
-__all__ = ["LOSS_DEFAULTS", "jrc_loss", "reconstruction_loss"]
+def consistency_loss(logit: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the logits of the first half of a batch and of their
+    re-saved twins, the second half (``PairedData.batch(twins=True)``)."""
+    n = logit.shape[0] // 2
+    return (logit[:n] - logit[n:2 * n]).pow(2).mean()
+
+
+__all__ = ["LOSS_DEFAULTS", "consistency_loss", "jrc_loss", "reconstruction_loss"]

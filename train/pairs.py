@@ -10,7 +10,8 @@ to the source's size), cycling through a shuffled order of that source. Its fake
 
 So every source is half real, half fake: the model cannot learn the source instead of the
 manipulation. Both images then get the same kind of augmentation (train.data.augment),
-after the blend, so the blend boundary is re-saved too.
+after the blend, so the blend boundary is re-saved too. With ``twins``, the batch is followed by
+a benign re-save of each of its images (``train.benign.random_benign``), for the consistency loss.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from jrc.sbi import self_blend
+from train.benign import random_benign
 from train.config import TrainConfig
 from train.data import augment
 from train.splits import LabelledSplit, RealFolder, labelled_split, real_folder
@@ -62,8 +64,9 @@ class PairedData:
         self._pos[pool] += 1
         return int(self._order[pool][self._pos[pool] - 1])
 
-    def batch(self, n_reals: int, rng: np.random.Generator):
-        """(images uint8 [B,S,S,3], labels [B], mask targets [B,S,S], mask known [B]), B = 2 n_reals."""
+    def batch(self, n_reals: int, rng: np.random.Generator, twins: bool = False):
+        """(images uint8 [B,S,S,3], labels [B], mask targets [B,S,S], mask known [B]), B = 2 n_reals;
+        with ``twins``, B = 4 n_reals and image ``B/2 + i`` is a re-saved copy of image ``i``."""
         cfg, rows = self.cfg, []  # (image, label, mask target, mask known)
         for pool in rng.choice(len(self.pools), n_reals, p=self.weights):
             i = self._next(int(pool), rng)
@@ -76,5 +79,8 @@ class PairedData:
                 fake, mask = self_blend(real, self.kps[pool][i], rng, cfg.sbi_local)
                 rows.append((fake, 1, mask, True))
         aug = [augment(img, rng, mask, cfg.degrade, cfg.benign) for img, _, mask, _ in rows]
+        if twins:  # a re-save keeps the geometry, so the label and mask target carry over
+            aug += [(random_benign(img, rng), mask) for img, mask in aug]
+            rows += rows
         return (np.stack([a for a, _ in aug]), np.array([r[1] for r in rows], np.float32),
                 np.stack([m for _, m in aug]), np.array([r[3] for r in rows]))

@@ -70,3 +70,12 @@ def test_unknown_keys_and_stored_configs_of_older_versions():
     with pytest.raises(ValueError, match=r"settings this version dropped: \{'twin_pairs': 0.5\}"):
         TrainConfig.from_stored({**old, "twin_pairs": 0.5})
     assert TrainConfig(seed=3).data_seed == 3 and TrainConfig(seed=3, split_seed=0).data_seed == 0
+
+
+def test_consistency_needs_batches_of_four():
+    from train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="batch_size=6: consistency needs a multiple of 4"):
+        TrainConfig(consistency=0.5, batch_size=6)
+    with pytest.raises(ValueError, match="consistency=-1"):
+        TrainConfig(consistency=-1)

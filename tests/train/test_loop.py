@@ -27,14 +27,17 @@ def test_two_step_run_writes_loadable_weights(tiny_dataset, tmp_path):
 
 def test_trust_regime_two_steps(tiny_dataset, faces_folder, tmp_path):
     """The v7 regime in 2 steps: all sources balanced, benign re-saves, part-level blends, a left-out
-    method, held-out reals, another kind of fake, bf16, and the trust rule with its flip rate."""
+    method, held-out reals, another kind of fake, bf16, the re-save consistency loss, and the trust
+    rule with its flip rate."""
     faces = str(faces_folder)
     cfg = tiny_cfg(tiny_dataset, tmp_path, sources=None, leave_out="NeuralTextures",
                    reals=[{"path": faces}], held_out=0.34, source_weights=[0.5, 0.5],
                    other_fakes=[{"path": str(tiny_dataset / "Deepfakes"), "against": faces}],
                    sbi_local=0.5, benign=1.0, degrade=0.2, precision="bf16", select_on="trust",
-                   resave_val=6)
+                   resave_val=6, consistency=0.5, batch_size=8)
     ckpt = weights.load(train(cfg))
+    log = (tmp_path / "log.csv").read_text().splitlines()
+    assert float(log[1].split(",")[log[0].split(",").index("cons")]) > 0
     m = ckpt.meta["metrics"]
     assert {"val_ffpp", "val_sbi_held", "val_lomo", "val_other_Deepfakes", "val_flip",
             "val_flip_jpeg75", "val_flip_gif", "val_flip_down0.5x"} <= set(m)

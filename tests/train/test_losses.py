@@ -124,3 +124,10 @@ def test_config_errors_are_clear():
         jrc_loss(outputs(0.0), X, Y, MEAN_STD)
     with pytest.raises(ValueError, match="teacher"):
         jrc_loss(outputs(0.0), X, Y, MEAN_STD, cfg={"lambda_rec": 0, "lambda_distill": 1.0})
+
+
+def test_consistency_by_hand():
+    from train.losses import consistency_loss
+
+    logit = torch.tensor([1.0, -2.0, 0.5, 3.0, -2.0, 0.0])  # originals, then their twins
+    assert float(consistency_loss(logit)) == pytest.approx(((1 - 3) ** 2 + 0 + 0.5 ** 2) / 3)

@@ -29,3 +29,13 @@ def test_default_weights_follow_the_sources_sizes(tiny_dataset, faces_folder, tm
     data = PairedData(cfg, 128, verbose=False)
     sizes = np.array([len(p) for p in data.pools], float)
     assert np.allclose(data.weights, sizes / sizes.sum())
+
+
+def test_twins_are_re_saved_copies_with_the_same_targets(tiny_dataset, faces_folder, tmp_path):
+    cfg = tiny_cfg(tiny_dataset, tmp_path, reals=[{"path": str(faces_folder)}], benign=0.0, degrade=0.0)
+    data = PairedData(cfg, 128, verbose=False)
+    imgs, y, masks, known = data.batch(3, np.random.default_rng(1), twins=True)
+    assert imgs.shape[0] == 12 and list(y) == [0, 1] * 6
+    assert np.array_equal(masks[:6], masks[6:]) and np.array_equal(known[:6], known[6:])
+    diff = np.abs(imgs[:6].astype(int) - imgs[6:].astype(int)).mean(axis=(1, 2, 3))
+    assert (diff < 40).all() and (diff > 0).any()  # the same images, re-saved
