@@ -5,6 +5,7 @@ distributed scan. Every input gets exactly one record, with a ``status`` (``ok``
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,30 @@ def video_record(report: VideoReport) -> dict:
                   warnings=track_warnings(report), **score_fields(report.score, t))
 
 
+
+
+def completed_paths(report: Path | str) -> set[str]:
+    """The inputs a JSON-lines report already holds (``--resume``). A last line cut short by a
+    crash is removed from the file, so that it can be appended to; a bad line before it is an
+    error (``ValueError`` naming the line), since the file is then not a report of this tool."""
+    path = Path(report)
+    if not path.is_file():
+        return set()
+    done: set[str] = set()
+    good = 0  # bytes of complete, valid lines
+    with path.open("rb") as f:
+        lines = f.readlines()
+    for n, line in enumerate(lines, 1):
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict) or "path" not in rec or not line.endswith(b"\n"):
+                raise ValueError("not a record")
+        except ValueError:
+            if n == len(lines):  # an interrupted write: drop it, the input is scanned again
+                with path.open("r+b") as f:
+                    f.truncate(good)
+                break
+            raise ValueError(f"{path}:{n}: not a jrc scan record; cannot resume from this file") from None
+        done.add(rec["path"])
+        good += len(line)
+    return done

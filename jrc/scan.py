@@ -7,13 +7,16 @@ a bad input file: it gets an ``error`` record naming the file and the problem.
 from __future__ import annotations
 
 import os
+import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from jrc.detector import Detector, FaceResult
-from jrc.media import IMAGE_EXTS, VIDEO_EXTS, MediaError, kind_of, load_image
+from jrc.media import MediaError, kind_of, load_image
 from jrc.report import image_record, input_warnings, record, score_fields, video_record
 from jrc.video import analyze_video
 
@@ -21,8 +24,29 @@ CROP_BATCH = 32
 CROP_BATCH_PIXELS = 64 * 1024**2  # decoded pixels per batch (~200 MB as RGB)
 
 
-def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
-    """Expand folders (recursively, known extensions only) and ``--list`` files, in order."""
+@dataclass
+class Inputs:
+    """What to scan: ``paths`` in order (each gets one record); ``problems``, the reason for the
+    paths known bad before reading them (a folder loop, an unlistable folder); ``skipped``, how
+    many folder entries were left out by rule, by why (hidden, not media, the report itself)."""
+
+    paths: list[Path] = field(default_factory=list)
+    problems: dict[Path, str] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """``"; skipped 2 hidden, 1 not media"``, or "" when nothing was skipped."""
+        if not self.skipped:
+            return ""
+        return "; skipped " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+
+
+def collect_paths(paths: Iterable[str], list_file: str | None, output: str | None = None) -> Inputs:
+    """Expand folders (recursively) and ``--list`` files, in order.
+
+    Inside folders: media files are kept; hidden entries, other files and the report ``output``
+    are skipped and counted; broken links, FIFOs and device files are kept, so that their record
+    says what is wrong; a link back to a folder being scanned (a loop) gets an error record."""
     items = [Path(p) for p in paths]
     if list_file:
         try:
@@ -30,14 +54,43 @@ def collect_paths(paths: Iterable[str], list_file: str | None) -> list[Path]:
         except OSError as e:
             raise SystemExit(f"--list {list_file}: cannot read ({e.strerror})") from None
         items += [Path(s.strip()) for s in lines if s.strip() and not s.startswith("#")]
-    out = []
+    found = Inputs()
+    own = Path(output).resolve() if output else None
     for p in items:
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*")
-                          if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
+            _walk(p, found, own, ())
         else:
-            out.append(p)
-    return out
+            found.paths.append(p)
+    return found
+
+
+def _walk(folder: Path, found: Inputs, own: Path | None, parents: tuple[tuple[int, int], ...]) -> None:
+    try:
+        st = folder.stat()
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        found.paths.append(folder)
+        found.problems[folder] = f"{folder}: cannot list folder ({e.strerror or e})"
+        return
+    here = (*parents, (st.st_dev, st.st_ino))
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith("."):
+            found.skipped["hidden"] += 1
+        elif own is not None and path.resolve() == own:
+            found.skipped["report file"] += 1
+        elif entry.is_dir():  # follows links
+            target = entry.stat()
+            if (target.st_dev, target.st_ino) in here:
+                found.paths.append(path)
+                found.problems[path] = (f"{path}: folder loop (a link back to {os.path.realpath(path)}, "
+                                        "which is already being scanned)")
+            else:
+                _walk(path, found, own, here)
+        elif entry.is_file() and kind_of(path) is None:
+            found.skipped["not media"] += 1
+        else:  # media files, broken links, FIFOs, sockets, devices: their record says which
+            found.paths.append(path)
 
 
 def scan_image(detector: Detector, path: Path) -> dict:
@@ -50,9 +103,20 @@ def scan_video(detector: Detector, path: Path, frames: int, **kwargs) -> dict:
 
 
 def _input_error(p: Path, expected: str) -> str | None:
-    """Why ``p`` cannot be scanned before reading it (missing, or not of the ``expected`` kind)."""
+    """Why ``p`` cannot be scanned before reading it: missing, a broken link, not a regular file,
+    unreadable, or not of the ``expected`` kind."""
     if not p.exists():
+        if p.is_symlink():
+            return f"{p}: broken symbolic link (its target {os.readlink(p)} does not exist)"
         return f"{p}: no such file or folder"
+    mode = p.stat().st_mode
+    if not stat.S_ISREG(mode):
+        what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device file" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "not a regular file")
+        return f"{p}: {what}, not a regular file"
+    if not os.access(p, os.R_OK):
+        return f"{p}: permission denied"
     kind = kind_of(p)
     if kind is None:
         return f"{p}: unsupported file type '{p.suffix or '(none)'}' (expected {expected})"
@@ -129,11 +193,16 @@ def _scan_crops(detector: Detector, paths: list[Path], reframe: bool = True) -> 
 
 
 def scan(detector: Detector, paths: list[Path], crops: bool = False, frames: int = 32,
-         reframe: bool = True) -> Iterator[dict]:
-    """Yield one record per path. Never raises for a bad input file. Each record says whether
-    its scores are flip-averaged (``"tta"``), since that changes them."""
-    records = _scan_crops(detector, paths, reframe) if crops else _scan_files(detector, paths, frames)
-    for rec in records:
+         reframe: bool = True, problems: dict[Path, str] | None = None) -> Iterator[dict]:
+    """Yield one record per path, in order. Never raises for a bad input file. ``problems``: the
+    paths already known bad (:attr:`Inputs.problems`) get their error record without being read.
+    Each record says whether its scores are flip-averaged (``"tta"``), since that changes them."""
+    problems = problems or {}
+    todo = [p for p in paths if p not in problems]
+    records = _scan_crops(detector, todo, reframe) if crops else _scan_files(detector, todo, frames)
+    for p in paths:
+        rec = (record(p, kind_of(p), detector.threshold, error=problems[p]) if p in problems
+               else next(records))
         yield {**rec, "tta": detector.tta}
 
 

@@ -142,7 +142,7 @@ def test_collect_paths_recurses_known_types(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/x.jpg", "a/b/y.mp4", "a/b/z.txt"):
         (tmp_path / name).write_bytes(b"x")
-    got = [p.relative_to(tmp_path).as_posix() for p in scan.collect_paths([str(tmp_path)], None)]
+    got = [p.relative_to(tmp_path).as_posix() for p in scan.collect_paths([str(tmp_path)], None).paths]
     assert got == ["a/b/y.mp4", "a/x.jpg"]
 
 
