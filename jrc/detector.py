@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from jrc import weights as jrc_weights
-from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceDetector, check_rgb, detect_and_crop, face_model_path
+from jrc.faces import DEFAULT_FACE_MODEL, Face, FaceFinder, check_rgb, detect_and_crop, face_model_path
 from jrc.preprocess import normalize, to_uint8
 from jrc.runtime import BackendUnavailable, Runner, backend_of, create_runner
 
@@ -87,23 +87,28 @@ class Detector:
         self.batch_size = batch_size
         self.meta = meta or {}
         self.face_model = face_model
-        self._faces: FaceDetector | None = None
+        self._faces: FaceFinder | None = None
 
     @classmethod
     def from_pretrained(cls, path_or_repo: str | Path | jrc_weights.Checkpoint | None = None,
                         backend: str = "auto", with_decoder: bool = True, *, tta: bool = False,
                         batch_size: int = 16, threads: int | None = None,
-                        spinning: bool = True) -> Detector:
+                        spinning: bool = True,
+                        before_score_runner: Callable[[str], object] | None = None) -> Detector:
         """Load weights (folder, Hub repo id, a loaded checkpoint, ``$JRC_WEIGHTS`` or
         ``weights/``) and a runner. ``threads`` and ``spinning`` configure onnxruntime
         (:class:`jrc.runtime.OnnxRunner`): turn spinning off where two runners alternate on the
-        same cores, as the decoder runner and the score-only runner do on webcam frames."""
+        same cores, as the decoder runner and the score-only runner do on webcam frames.
+        ``before_score_runner(backend)`` runs just before the score-only runner is first built
+        (the app builds that runner's artifact there, so a first start exports one graph, not two)."""
         ckpt = (path_or_repo if isinstance(path_or_repo, jrc_weights.Checkpoint)
                 else jrc_weights.load(path_or_repo))
         runner = create_runner(ckpt, backend, with_decoder=with_decoder, threads=threads,
                                spinning=spinning)
 
         def build_score_runner() -> Runner:  # the same backend, so both passes agree
+            if before_score_runner is not None:
+                before_score_runner(backend_of(runner))
             return create_runner(ckpt, backend_of(runner), with_decoder=False, threads=threads,
                                  spinning=spinning)
 
@@ -140,25 +145,29 @@ class Detector:
         return made
 
     @property
-    def faces(self) -> FaceDetector:
+    def faces(self) -> FaceFinder:
+        """Finds every face (up to 32), each boxed by the model the weights were trained with."""
         if self._faces is None:
-            self._faces = FaceDetector(self.face_model, fallback="full_range")
+            self._faces = FaceFinder(self.face_model)
         return self._faces
 
     @property
     def input_size(self) -> int:
         return self.config.input_size
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        return self.faces.detect(rgb)
+    def detect(self, rgb: np.ndarray, fast: bool = False) -> list[Face]:
+        """:meth:`jrc.faces.FaceFinder.detect`; ``fast`` for webcam frames."""
+        return self.faces.detect(rgb, fast=fast)
 
-    def analyze_image(self, rgb: np.ndarray, decoder: bool = True) -> list[FaceResult]:
+    def analyze_image(self, rgb: np.ndarray, decoder: bool = True, fast: bool = False) -> list[FaceResult]:
         """Detect every face in an RGB image and score each; [] when there is no face.
 
         ``decoder=False`` scores through :attr:`score_runner` and leaves the reconstruction,
-        residual and mask out (a webcam frame that reuses the last overlay)."""
+        residual and mask out (a webcam frame that reuses the last overlay). ``fast=True``: a
+        frame with one large face skips the search for small ones (the webcam;
+        :class:`jrc.faces.FaceFinder`)."""
         rgb = check_rgb(rgb)
-        faces = self.detect(rgb)
+        faces = self.detect(rgb, fast=fast)
         return self.analyze_faces(rgb, faces, decoder)
 
     def analyze_faces(self, rgb: np.ndarray, faces: list[Face], decoder: bool = True) -> list[FaceResult]:

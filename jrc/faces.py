@@ -103,8 +103,9 @@ class FaceDetector:
         self.fallback = fallback if fallback != model else None
         self._fallback: FaceDetector | None = None
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in an RGB uint8 image, highest score first."""
+    def detect(self, rgb: np.ndarray, fast: bool = False) -> list[Face]:
+        """Faces in an RGB uint8 image, highest score first (``fast``: as :meth:`FaceFinder.detect`;
+        one model has one path)."""
         import mediapipe as mp
 
         rgb = np.ascontiguousarray(check_rgb(rgb))
@@ -160,6 +161,147 @@ class FaceDetector:
         detector, self._detector = getattr(self, "_detector", None), None
         if detector is not None:
             _UNREFERENCED.append(detector)
+
+
+
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class FaceFinder:
+    """Every face of a picture, each boxed as in training: what :class:`jrc.detector.Detector` uses.
+
+    Short-range BlazeFace (the model the training crops were framed with) only sees faces that
+    fill much of the frame; full-range sees faces of any size but boxes them differently. So:
+
+    1. ``fast=True`` (the webcam, crops re-framed as in training): short-range on the whole
+       frame; when it finds a face, its faces are the answer and nothing else runs (smaller faces
+       of that frame are not looked for: the detector before issue 30 did the same, and training
+       framed its crops so). Otherwise steps 2-4 run without tiles.
+    2. Full-range, at the low confidence ``find_score``, proposes faces: on the whole frame and,
+       where the frame is over 1.25 x ``tile`` px, on overlapping tiles of ``tile`` px.
+    3. Each proposal is re-localised: a square window of ``window`` x its side around it, padded
+       with black where it leaves the frame (the geometry of the padded canvas on which training
+       found the face in each crop), goes through short-range. The short-range face on the
+       proposal replaces it, so the crop keeps the training framing. A proposal short-range does
+       not confirm is kept, with its full-range box and framing, when its full-range score is at
+       least ``min_score``; otherwise it is dropped (most low-confidence proposals that
+       short-range does not confirm are not faces).
+    4. Duplicates (IoU > 0.5) are merged; highest score first, at most ``max_faces``.
+
+    The measured recall, precision and speed: docs/measurements.md "Face recall".
+    """
+
+    def __init__(self, model: str = DEFAULT_FACE_MODEL, finder: str = "full_range", min_score: float = 0.5,
+                 find_score: float = 0.3, max_faces: int = 32, window: float = 2.2,
+                 tile: int = 768) -> None:
+        self.model, self.finder_model = model, finder
+        self.min_score, self.find_score = min_score, find_score
+        self.max_faces, self.window, self.tile = max_faces, window, tile
+        self.scale, self.shift = FRAMING[model]  # the framing of faces it boxes (all but unconfirmed ones)
+        # short-range at the training confidence: mediapipe blends the boxes of overlapping anchors
+        # above it, so a lower one would move the boxes (and the framing) too
+        self._primary = FaceDetector(model, min_score=min_score, max_faces=max_faces * 4)
+        self._finder = (FaceDetector(finder, min_score=find_score, max_faces=max_faces * 4)
+                        if finder != model else None)
+
+    @property
+    def primary(self) -> FaceDetector:
+        """The short-range detector alone (the one training framed its crops with)."""
+        return self._primary
+
+    def _confirmed(self, rgb: np.ndarray, face: Face) -> Face | None:
+        """The short-range face on ``face`` in a window around it (frame pixels), or None."""
+        h, w = rgb.shape[:2]
+        x0, y0, x1, y1 = face.box
+        s = round(box_side(face.box) * self.window)
+        wx, wy = round((x0 + x1) / 2 - s / 2), round((y0 + y1) / 2 - s / 2)
+        patch = rgb[max(0, wy):min(h, wy + s), max(0, wx):min(w, wx + s)]
+        if patch.size == 0:
+            return None
+        pad = (max(0, -wy), max(0, wy + s - h), max(0, -wx), max(0, wx + s - w))
+        if any(pad):
+            patch = cv2.copyMakeBorder(patch, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        k = 1.0
+        if s > 256:  # short-range looks at 128 px: a smaller window loses nothing and costs less
+            k = 256 / s
+            patch = cv2.resize(patch, (256, 256), interpolation=cv2.INTER_AREA)
+        best, best_iou = None, 0.3
+        for f in self._primary.detect(patch):
+            box = tuple(v / k + o for v, o in zip(f.box, (wx, wy, wx, wy), strict=True))
+            v = box_iou(box, face.box)
+            if v > best_iou:
+                kps = [(x / k + wx, y / k + wy) for x, y in f.keypoints]
+                best, best_iou = Face(box, f.score, kps, self.model), v
+        return best
+
+    def detect(self, rgb: np.ndarray, fast: bool = False) -> list[Face]:
+        """Faces in an RGB uint8 image, highest score first (class docstring)."""
+        rgb = np.ascontiguousarray(check_rgb(rgb))
+        if fast or self._finder is None:
+            faces = self._primary.detect(rgb)
+            if self._finder is None or faces:
+                return faces[: self.max_faces]
+        found = []
+        for p in _merge(self._proposals(rgb, tiles=not fast)):
+            f = self._confirmed(rgb, p)
+            if f is None and p.score >= self.min_score:
+                f = p
+            if f is not None:
+                found.append(f)
+        return _merge(found)[: self.max_faces]
+
+    def _proposals(self, rgb: np.ndarray, tiles: bool = True) -> list[Face]:
+        """Full-range faces of the whole frame and (``tiles``), in a frame larger than ``tile``,
+        of overlapping ``tile``-sized tiles (the model looks at 192 px: a 1080p frame leaves a
+        100-px face 10 px across, too small for it)."""
+        h, w = rgb.shape[:2]
+        out = self._finder.detect(rgb)
+        t = self.tile
+        if not tiles or max(h, w) <= 1.25 * t:
+            return out
+        for y in _starts(h, t):
+            for x in _starts(w, t):
+                for f in self._finder.detect(rgb[y:y + t, x:x + t]):
+                    box = (f.box[0] + x, f.box[1] + y, f.box[2] + x, f.box[3] + y)
+                    out.append(Face(box, f.score, [(a + x, b + y) for a, b in f.keypoints], f.model))
+        return out
+
+    def crop(self, image: np.ndarray, face: Face, size: int) -> np.ndarray:
+        """:func:`crop` with the measured framing of the model that boxed ``face``."""
+        return crop(image, face.box, size, *face.framing)
+
+    def close(self) -> None:
+        for d in (self._primary, self._finder):
+            if d is not None:
+                d.close()
+
+    def __enter__(self) -> FaceFinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+def _starts(length: int, tile: int) -> list[int]:
+    """Offsets of tiles of ``tile`` px covering ``length`` px, overlapping by at least a quarter."""
+    if length <= tile:
+        return [0]
+    n = int(np.ceil((length - tile) / (0.75 * tile))) + 1
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def _merge(faces: list[Face], overlap: float = 0.5) -> list[Face]:
+    """Highest score first; a face overlapping a kept one by IoU > ``overlap`` is dropped."""
+    kept: list[Face] = []
+    for f in sorted(faces, key=lambda f: f.score, reverse=True):
+        if all(box_iou(f.box, k.box) <= overlap for k in kept):
+            kept.append(f)
+    return kept
 
 
 _UNREFERENCED: list = []  # mediapipe tasks of detectors that were garbage-collected unclosed
@@ -278,7 +420,7 @@ def crop(image: np.ndarray, box: tuple[float, float, float, float], size: int,
     return cv2.resize(patch, (size, size), interpolation=interp)
 
 
-def detect_and_crop(detector: FaceDetector, rgb: np.ndarray, size: int,
+def detect_and_crop(detector: FaceDetector | FaceFinder, rgb: np.ndarray, size: int,
                     pad_frac: float = 0.5) -> tuple[np.ndarray, np.ndarray, Face] | None:
     """Largest face of an image, framed by :func:`crop`: (crop, keypoints in crop pixels, face).
 
@@ -291,8 +433,11 @@ def detect_and_crop(detector: FaceDetector, rgb: np.ndarray, size: int,
     rgb = check_rgb(rgb)
     p = int(max(rgb.shape[:2]) * pad_frac)
     canvas = cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0)) if p else rgb
-    faces = detector.detect(canvas)
+    plain = detector.primary if isinstance(detector, FaceFinder) else detector  # as training found them
+    faces = plain.detect(canvas)
     if not faces and p:  # a small face in a large image: padding made it too small to find
+        p, faces = 0, plain.detect(rgb)
+    if not faces and plain is not detector:  # then the finder's search for faces of any size
         p, faces = 0, detector.detect(rgb)
     if not faces:
         return None

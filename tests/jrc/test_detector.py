@@ -197,3 +197,13 @@ def test_without_a_score_only_runner_the_decoder_runner_scores(monkeypatch, capl
     assert tta.score_runner is tta.runner and face.reconstruction is None
     assert (f"no score-only runner (no score-only artifact here): {tta.runner.name} also scores the "
             "mirrored crops and the calls without the decoder") in caplog.text
+
+
+def test_group_photo_every_face_scored(detector, astronaut):
+    from test_faces import group_photo
+
+    img, _ = group_photo(astronaut)
+    results = detector.analyze_image(img, decoder=False)
+    assert 3 <= len(results) <= 4  # the three faces (and test_faces' one known false detection)
+    assert all(0.0 <= r.score <= 1.0 and r.box is not None for r in results)
+    assert detector.faces.max_faces >= 20

@@ -1,4 +1,5 @@
 import gc
+import itertools
 
 import cv2
 import numpy as np
@@ -118,3 +119,51 @@ def test_detect_and_crop_reframes_a_crop_made_by_another_tool(detector, astronau
 
 def test_detect_and_crop_without_a_face(detector, no_face_image):
     assert detect_and_crop(detector, no_face_image, 64) is None
+
+
+def group_photo(astronaut: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """The astronaut's face (a real photo) pasted at three sizes on a real background (skimage's
+    rocket photo, enlarged to 1280x720): (image, [(x, y, side) of each pasted patch])."""
+    from skimage import data
+
+    bg = cv2.resize(data.rocket(), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    head = astronaut[20:260, 90:330]  # 240 px around her face (~95 px)
+    out, where = bg.copy(), []
+    for x, y, side in ((40, 300, 170), (270, 200, 330), (640, 40, 620)):  # faces ~65, ~130, ~245 px
+        out[y:y + side, x:x + side] = cv2.resize(head, (side, side), interpolation=cv2.INTER_CUBIC)
+        where.append((x, y, side))
+    return out, where
+
+
+def test_group_photo_every_face_found_with_the_training_framing(astronaut):
+    img, where = group_photo(astronaut)
+    with faces.FaceFinder() as finder:
+        found = finder.detect(img)
+        fast = finder.detect(img, fast=True)  # the webcam path: one large face is enough
+    # one known false detection (0.57, on the suit under the largest face) is allowed
+    assert 3 <= len(found) <= 4
+    for x, y, side in where:
+        inside = [f for f in found if x < (f.box[0] + f.box[2]) / 2 < x + side
+                  and y < (f.box[1] + f.box[3]) / 2 < y + 0.6 * side]  # the face: upper part of the patch
+        assert len(inside) == 1, (x, y, side)
+        # re-localised by short-range: the framing the model was trained on
+        assert inside[0].model == "short_range" and inside[0].framing == FRAMING["short_range"]
+        assert 0.3 < faces.box_side(inside[0].box) / side < 0.6
+    assert 1 <= len(fast) <= 3
+    with FaceDetector("short_range", fallback="full_range") as legacy:  # the detector before issue 30
+        assert len(legacy.detect(img)) < 3
+
+
+def test_finder_on_a_tight_crop_boxes_as_training_does(astronaut):
+    """Crops re-framed as in training (``detect_and_crop``) take the short-range path unchanged."""
+    with FaceDetector() as plain, faces.FaceFinder() as finder:
+        a = detect_and_crop(plain, astronaut, 64)
+        b = detect_and_crop(finder, astronaut, 64)
+    assert a[2].box == b[2].box and np.array_equal(a[0], b[0])
+
+
+def test_tiles_cover_the_frame_with_overlap():
+    assert faces._starts(700, 768) == [0]
+    s = faces._starts(1920, 768)
+    assert s[0] == 0 and s[-1] == 1920 - 768
+    assert all(b - a <= 0.75 * 768 for a, b in itertools.pairwise(s))
