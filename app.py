@@ -2,15 +2,21 @@
 
 Weights: ``--weights DIR_OR_REPO``, else ``$JRC_WEIGHTS``, else ``./weights``. A Hub repo id is
 read from the local Hub cache first and downloaded only when it is not there. Before the model
-loads, the artifacts ``--backend`` needs (ONNX files, TensorRT engines) are built where missing
-(:func:`export.resolve.prepare`). ``--tta`` flip-averages every face's score. Analytics are off.
+loads, the artifact of the decoder graph that ``--backend`` needs (ONNX file, TensorRT engine) is
+built where missing (:func:`export.resolve.prepare`); the score-only graph (webcam frames between
+decoder passes, ``--tta`` mirrors) is built after the port is up, in the background, so a first
+start on a Space exports one graph before it serves, not two. ``--tta`` flip-averages every
+face's score. Analytics are off.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import threading
+import time
 
 # Before gradio is imported: no analytics, no version check, no telemetry.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -60,19 +66,43 @@ def main(argv: list[str] | None = None) -> int:
     from jrc import weights as jrc_weights
     from jrc.runtime import BackendUnavailable
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         checkpoint = jrc_weights.load(args.weights)
-        for with_decoder in (True, False):  # the decoder runner and the score-only runner
-            prepare(checkpoint, args.backend, with_decoder=with_decoder)
+        announce_first_export(checkpoint, args.backend)
+        t = time.perf_counter()
+        prepare(checkpoint, args.backend, with_decoder=True)  # the graph the demo needs first
+        log.info("model ready in %.0f s", time.perf_counter() - t)
         engine = Engine.load(checkpoint, args.backend, tta=args.tta, threads=args.threads,
-                             spinning=args.spin)
+                             spinning=args.spin,
+                             before_score_runner=lambda b: prepare(checkpoint, b, with_decoder=False))
     except (jrc_weights.WeightsError, BackendUnavailable) as e:
         print(f"error: cannot load the model: {e}\n"
               "Pass --weights DIR_OR_REPO (a folder with config.json + model.safetensors, or a Hub "
               "repo id) or set JRC_WEIGHTS.", file=sys.stderr)
         return 1
-    ui.launch(ui.build(engine, args.examples_dir), host=args.host, port=args.port)
+    demo = ui.build(engine, args.examples_dir)
+    # the score-only runner (and its ONNX file) is built once the app serves, not before
+    threading.Thread(target=lambda: engine.detector.score_runner, name="score-runner", daemon=True).start()
+    ui.launch(demo, host=args.host, port=args.port)
     return 0
+
+
+log = logging.getLogger("app")
+FIRST_EXPORT_S = 35  # measured: ONNX export + parity check of the decoder graph, 2 CPU cores
+
+
+def announce_first_export(checkpoint, backend: str) -> None:
+    """Say how long a first start takes when the ONNX file must be made first."""
+    if backend not in ("auto", "onnx"):
+        return
+    from jrc.artifacts import artifact_name, candidates, checkpoint_sha256
+
+    name = artifact_name(True, False, ".onnx")
+    if not any(p.is_file() for p in candidates(checkpoint.path, name, checkpoint_sha256(checkpoint))):
+        log.warning("first start: exporting the model to ONNX and checking it against torch, once; "
+                    "about %d s on 2 CPU cores (longer on a shared machine) before the app listens",
+                    FIRST_EXPORT_S)
 
 
 if __name__ == "__main__":

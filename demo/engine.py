@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -38,15 +39,18 @@ class Engine:
 
     @classmethod
     def load(cls, weights: str | Path | Checkpoint | None = None, backend: str = "auto", tta: bool = False,
-             threads: int | None = None, spinning: bool = False) -> Engine:
+             threads: int | None = None, spinning: bool = False,
+             before_score_runner: Callable[[str], object] | None = None) -> Engine:
         """Raises ``jrc.weights.WeightsError`` / ``jrc.runtime.BackendUnavailable`` with a clear message.
 
         ``tta``: score every face and its mirror (``jrc scan --tta``). ``threads``, ``spinning``:
         onnxruntime's intra-op threads and whether they spin after a run (off by default: the
         decoder runner and the score-only runner alternate on webcam frames).
+        ``before_score_runner``: see :meth:`jrc.detector.Detector.from_pretrained`.
         """
         return cls(Detector.from_pretrained(weights, backend=backend, with_decoder=True, tta=tta,
-                                            threads=threads, spinning=spinning))
+                                            threads=threads, spinning=spinning,
+                                            before_score_runner=before_score_runner))
 
     @property
     def tta(self) -> bool:
@@ -66,9 +70,10 @@ class Engine:
         f = self.detector.faces
         return f.scale, f.shift
 
-    def analyze(self, rgb: np.ndarray, decoder: bool = True) -> list[FaceResult]:
+    def analyze(self, rgb: np.ndarray, decoder: bool = True, fast: bool = False) -> list[FaceResult]:
+        """``fast``: webcam frames (one large face: no search for small ones)."""
         with self.lock:
-            return self.detector.analyze_image(rgb, decoder=decoder)
+            return self.detector.analyze_image(rgb, decoder=decoder, fast=fast)
 
     def locked(self) -> _Locked:
         return _Locked(self)
@@ -97,7 +102,10 @@ class Engine:
         if rgb is None:
             return None
         path = self.out_path(name)
-        if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]):
+        # each format its own flag: a JPEG flag on a PNG makes OpenCV warn on every write
+        flags = ([cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix.lower() in (".jpg", ".jpeg")
+                 else [cv2.IMWRITE_PNG_COMPRESSION, 1] if path.suffix.lower() == ".png" else [])
+        if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), flags):
             raise RuntimeError(f"cannot write {path}")
         return str(path)
 

@@ -5,6 +5,7 @@
   :func:`jrc.sbi.self_blend` (the face blended with a perturbed, shifted copy of itself).
 * ``coffee.png``: scikit-image's ``coffee()`` (CC0), a photo without a face.
 * ``astronaut_drift.webm``: the astronaut photo panning slowly, a short video with one face track.
+* ``astronaut_drift_selfblended.webm``: the same pan over the self-blended fake (a fake video).
 
 They are written once into a folder (the ``root`` argument, else one in the system temp dir).
 """
@@ -23,7 +24,8 @@ SBI_SEED = 1  # a seed whose blend (a smoothed face) is plainly visible in the e
 
 
 LABELS = {"astronaut": "astronaut (real photo)", "astronaut_selfblended": "astronaut, self-blended fake",
-          "coffee": "coffee (no face)", "astronaut_drift": "astronaut (panning)"}
+          "coffee": "coffee (no face)", "astronaut_drift": "astronaut (panning)",
+          "astronaut_drift_selfblended": "astronaut, self-blended fake (panning)"}
 
 
 def label(path: str | Path) -> str:
@@ -110,17 +112,31 @@ def image_examples(root: str | Path | None = None) -> list[str]:
     return out
 
 
+def _save_webm(path: Path, frames: list[np.ndarray]) -> Path:
+    tmp = write_webm(path.with_name(path.stem + "_tmp.webm"), frames, fps=8)
+    tmp.replace(path)  # atomic, as _save_png
+    return path
+
+
 def video_examples(root: str | Path | None = None) -> list[str]:
-    """Path of the example video in :func:`examples_dir` (empty without scikit-image)."""
+    """Paths of the example videos in :func:`examples_dir`: the panning astronaut, real, and the
+    same pan over her self-blended fake (empty without scikit-image)."""
     rgb = _skimage("astronaut")
     if rgb is None:
         return []
     d = examples_dir(root)
     path = d / "astronaut_drift.webm"
     if not path.is_file():
-        tmp = write_webm(d / "astronaut_drift_tmp.webm", drift_frames(rgb), fps=8)
-        tmp.replace(path)
-    return [str(path)]
+        _save_webm(path, drift_frames(rgb))
+    out = [str(path)]
+    fake_path = d / "astronaut_drift_selfblended.webm"
+    if not fake_path.is_file():
+        fake = self_blended(rgb)
+        if fake is not None:
+            _save_webm(fake_path, drift_frames(fake))
+    if fake_path.is_file():
+        out.append(str(fake_path))
+    return out
 
 
 def webcam_frames(rgb: np.ndarray, n: int = 8, size: tuple[int, int] = (640, 480),

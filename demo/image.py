@@ -45,8 +45,8 @@ class ImageOutput:
 
 
 def face_table(results: list[FaceResult]) -> pd.DataFrame:
-    rows = [[i + 1, round(r.score, 4), r.label.upper(),
-             ", ".join(f"{v:.0f}" for v in r.box) if r.box else "", round(r.det_score or 0.0, 3)]
+    rows = [[i + 1, text.fmt(r.score), r.label.upper(),
+             ", ".join(f"{v:.0f}" for v in r.box) if r.box else "", text.fmt(r.det_score)]
             for i, r in enumerate(results)]
     return pd.DataFrame(rows, columns=FACE_COLUMNS)
 
@@ -88,6 +88,6 @@ def analyze_image(engine: Engine, path: str | None) -> ImageOutput:
     verdict = (text.headline(rec["label"], rec["score"]) + "\n\n"
                + text.image_summary(len(results), n_fake, t) + text.cautions_md(rec["warnings"]) + size_note)
     panels = overlays.stack_panels([
-        overlays.face_panel(r, f"#{i + 1}  {r.label.upper()}  P(fake) {r.score:.3f}")
+        overlays.face_panel(r, f"#{i + 1}  {r.label.upper()}  P(fake) {text.fmt(r.score)}")
         for i, r in enumerate(results)])
     return ImageOutput(annotated, verdict, face_table(results), panels, report, rec)

@@ -70,7 +70,7 @@ def live_frame(engine: Engine, frame: np.ndarray | None, overlay: str = "residua
         rgb = overlays.fit(np.ascontiguousarray(frame[..., :3], np.uint8), LIVE_SIDE)
         want_overlay = overlay in ("residual", "mask")
         decode = want_overlay and (state.n % max(1, decoder_every) == 0 or not state.tiles)
-        results = engine.analyze(rgb, decoder=decode)
+        results = engine.analyze(rgb, decoder=decode, fast=True)
     except Exception as e:
         log.exception("webcam frame failed")
         return frame, f"Frame skipped: {type(e).__name__}: {e}", state

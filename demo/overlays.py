@@ -21,6 +21,8 @@ FAKE_RGB = (220, 38, 38)
 RESIDUAL_VMAX = 0.4
 NO_MASK_NOTE = "no mask head"
 PANEL_TITLES = ("crop", "reconstruction", "residual", "forgery mask")
+MASK_MARKED = 0.5  # a mask pixel at or above this counts as marked
+NOTHING_MARKED = "nothing marked"
 
 
 def verdict_color(label: str) -> tuple[int, int, int]:
@@ -76,16 +78,30 @@ def face_tiles(r: FaceResult) -> list[np.ndarray]:
     resid = heatmap(r.residual) if r.residual is not None else placeholder(s, ("no decoder",))
     if r.mask is not None:
         mask = mask_overlay(r.crop, r.mask)
+        if not mask_marks(r.mask):
+            tag(mask, NOTHING_MARKED, 4, s - 4, (70, 70, 70), s / 400)
     else:
         mask = placeholder(s, ("this model has", NO_MASK_NOTE, "(see residual)"))
     return [r.crop, recon, resid, mask]
 
 
+def mask_marks(mask: np.ndarray) -> bool:
+    """Whether a predicted forgery mask marks anything (a pixel at or above ``MASK_MARKED``)."""
+    return bool(np.max(mask) >= MASK_MARKED) if np.size(mask) else False
+
+
+def residual_legend(width: int, height: int = 12) -> np.ndarray:
+    """The residual's colour scale, 0 (left) to ``RESIDUAL_VMAX`` and above (right), as RGB."""
+    ramp = np.tile(np.linspace(0.0, RESIDUAL_VMAX, max(2, width), dtype=np.float32), (height, 1))
+    return heatmap(ramp)
+
+
 def face_panel(r: FaceResult, title: str) -> np.ndarray:
-    """One row per face: a title bar, then the four tiles with their names."""
+    """One row per face: a title bar, then the four tiles with their names; under the residual,
+    its colour scale (mean |crop - reconstruction|, 0 to ``RESIDUAL_VMAX`` and above)."""
     tiles = face_tiles(r)
     s = tiles[0].shape[0]
-    gap, head, foot = 6, 34, 24
+    gap, head, foot = 6, 34, 52
     w = len(tiles) * s + (len(tiles) + 1) * gap
     panel = np.full((head + s + foot + gap, w, 3), 255, np.uint8)
     color = verdict_color(r.label)
@@ -94,7 +110,11 @@ def face_panel(r: FaceResult, title: str) -> np.ndarray:
     for i, (tile, name) in enumerate(zip(tiles, PANEL_TITLES, strict=True)):
         x = gap + i * (s + gap)
         panel[head + 2:head + 2 + s, x:x + s] = tile[: s, : s]
-        _text(panel, name, (x + 2, head + s + foot - 4), 0.5, (40, 40, 40))
+        _text(panel, name, (x + 2, head + s + 18), 0.5, (40, 40, 40))
+        if name == "residual" and r.residual is not None:  # the colour scale, tile-wide
+            panel[head + s + 24:head + s + 32, x:x + s] = residual_legend(s, 8)
+            _text(panel, "0", (x, head + s + 46), 0.4, (40, 40, 40))
+            _text(panel, f"{RESIDUAL_VMAX:g}+", (x + s - 30, head + s + 46), 0.4, (40, 40, 40))
     return panel
 
 

@@ -17,7 +17,11 @@ TITLE = "JRC deepfake detector"
 FOOTER = ("Research prototype: scores are estimates from one model and can be wrong, especially on "
           "manipulation methods and image sources unlike its training data.")
 ABOUT = "About the scores"
-PANELS = "**Per face**: crop (what the model saw) | reconstruction | residual | forgery mask"
+PANELS = ("**Per face**: crop (what the model saw) | reconstruction (the face as the autoencoder "
+          "rebuilds it: blurred by design, it is there to give the residual) | residual (what the "
+          "rebuild missed, colour scale under it) | forgery mask (red where the model thinks the "
+          "face was edited; *nothing marked* when it marks nothing)")
+SCORE_DIGITS = 2  # every P(fake) and threshold the demo shows has this many decimals
 OVERLAY_INFO = ("mask: where the model thinks the face was edited (needs a model with a mask head); "
                 "residual: what the autoencoder could not rebuild (not a map of edits)")
 NO_IMAGE = "Upload or paste an image, or pick an example below."
@@ -38,7 +42,12 @@ def badge(label: str | None, text: str) -> str:
 
 def headline(label: str, score: float) -> str:
     """The verdict badge of a scored image, video or webcam window."""
-    return badge(label, f"{label.upper()} · P(fake) {score:.2f}")
+    return badge(label, f"{label.upper()} · P(fake) {fmt(score)}")
+
+
+def fmt(score: float | None) -> str:
+    """A P(fake) or threshold as the demo shows it (``SCORE_DIGITS`` decimals)."""
+    return "" if score is None else f"{score:.{SCORE_DIGITS}f}"
 
 
 def error_md(msg: str) -> str:
@@ -46,8 +55,13 @@ def error_md(msg: str) -> str:
 
 
 def cautions_md(warnings: list[str]) -> str:
-    """A record's ``warnings`` (heavy JPEG, small faces) as paragraphs under the verdict."""
-    return "".join(f"\n\n**Caution**: {w}." for w in warnings)
+    """A record's ``warnings`` (heavy JPEG, small faces) under the verdict: the first one, and how
+    many more the JSON report holds (a group photo can carry one per face)."""
+    if not warnings:
+        return ""
+    more = len(warnings) - 1
+    return (f"\n\n**Caution**: {warnings[0]}."
+            + (f" {more} more caution{'s' if more > 1 else ''} in the JSON report." if more else ""))
 
 
 def public_message(err: Exception | str, path: str | Path | None) -> str:
@@ -67,7 +81,7 @@ def internal_error(name: str, err: Exception, path: str | Path | None) -> str:
 def model_line(engine: Engine) -> str:
     c = engine.detector.config
     return (f"Model: `{c.encoder}` at {c.input_size} px · backend `{engine.detector.runner.name}` · "
-            f"threshold {engine.threshold:.3f} · mask head: {'yes' if engine.has_mask else 'no'}"
+            f"threshold {fmt(engine.threshold)} · mask head: {'yes' if engine.has_mask else 'no'}"
             + (" · flip averaging (`--tta`) on" if engine.tta else ""))
 
 
@@ -97,7 +111,7 @@ def video_limits(max_mb: float, max_seconds: float) -> str:
 
 def threshold_md(engine: Engine) -> str:
     return ("**P(fake)** is the model's estimate, from 0 to 1, that a face was manipulated; it is "
-            f"not proof. A face is called *fake* at or above the **threshold {engine.threshold:.3f}**, "
+            f"not proof. A face is called *fake* at or above the **threshold {fmt(engine.threshold)}**, "
             "which was chosen on this model's validation data and is stored with the weights.")
 
 
@@ -122,7 +136,8 @@ def about_video(engine: Engine) -> str:
             "of frame scores (an edited face is not equally visible in every frame); the video's "
             "score is its highest track score. Tracks seen in a single sampled frame count only "
             "when no longer track exists.\n\nThe annotated clip shows the sampled frames with the "
-            "residual inside each face's crop square.\n\n" + maps_md(engine.has_mask))
+            + ("forgery mask" if engine.has_mask else "residual")
+            + " inside each face's crop square.\n\n" + maps_md(engine.has_mask))
 
 
 def about_live(engine: Engine, window: int) -> str:
@@ -134,8 +149,8 @@ def about_live(engine: Engine, window: int) -> str:
 
 def image_summary(n_faces: int, n_fake: int, threshold: float) -> str:
     if n_faces == 1:
-        return f"One face found; the threshold is {threshold:.3f}."
-    return (f"{n_fake} of {n_faces} faces at or above the threshold {threshold:.3f}; the image's "
+        return f"One face found; the threshold is {fmt(threshold)}."
+    return (f"{n_fake} of {n_faces} faces at or above the threshold {fmt(threshold)}; the image's "
             "score is its highest face score.")
 
 
@@ -154,7 +169,7 @@ def sampled_line(n_sampled: int, n_total: int, fps: float, n_unreadable: int) ->
 
 def video_summary(sampled: str, n_tracks: int, threshold: float) -> str:
     return (f"{sampled}; {n_tracks} face track(s). The video's score is its highest track score; "
-            f"the threshold is {threshold:.3f}.")
+            f"the threshold is {fmt(threshold)}.")
 
 
 def no_face_video(sampled: str) -> str:
@@ -163,5 +178,5 @@ def no_face_video(sampled: str) -> str:
 
 def live_status(word: str, mean: float, n_window: int, now: float, n_faces: int, threshold: float,
                 speed: str, note: str = "") -> str:
-    return (headline(word, mean) + f" &nbsp;mean of the last {n_window} frames · now {now:.2f} · "
-            f"{n_faces} face(s) · threshold {threshold:.2f} · {speed}{note}")
+    return (headline(word, mean) + f" &nbsp;mean of the last {n_window} frames · now {fmt(now)} · "
+            f"{n_faces} face(s) · threshold {fmt(threshold)} · {speed}{note}")

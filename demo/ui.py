@@ -146,7 +146,7 @@ def build(engine: Engine, examples_dir: str | Path | None = None) -> gr.Blocks:
                             gr.Examples([[p] for p in vex], inputs=[video_in], label="Examples",
                                         example_labels=[examples.label(p) for p in vex])
                     with gr.Column(scale=3):
-                        video_out = gr.Video(label="Annotated sampled frames (residual in each face box)",
+                        video_out = gr.Video(label=video.clip_label(engine),
                                              interactive=False, height=300, autoplay=True, loop=True,
                                              elem_id="jrc-video-out")
                 video_verdict = gr.Markdown(elem_id="jrc-video-verdict")

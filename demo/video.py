@@ -50,7 +50,7 @@ def track_table(report: VideoReport) -> pd.DataFrame:
     for tr in report.tracks:
         d = tr.to_dict(report.threshold)
         first, last = times[tr.frames[0]], times[tr.frames[-1]]
-        rows.append([tr.id, round(d["score"], 4), d["label"].upper(), d["n_frames"], first, last])
+        rows.append([tr.id, text.fmt(d["score"]), d["label"].upper(), d["n_frames"], first, last])
     return pd.DataFrame(rows, columns=TRACK_COLUMNS)
 
 
@@ -84,10 +84,11 @@ def analyze_video_file(engine: Engine, path: str | None, frames: int = DEFAULT_F
         writer = WebmWriter(engine.out_path(f"{Path(name).stem}.annotated.webm"),
                             playback_fps(n, total / fps if fps else None))
         framing = engine.framing
+        shown = overlay_kind(engine)
 
         def on_frame(idx: int, rgb: np.ndarray, results: list[FaceResult]) -> None:
             small = overlays.fit(rgb, CLIP_SIDE) if max(rgb.shape[:2]) > CLIP_SIDE else rgb
-            img = overlays.annotate_frame(small, _scale_results(results, rgb, CLIP_SIDE), "residual",
+            img = overlays.annotate_frame(small, _scale_results(results, rgb, CLIP_SIDE), shown,
                                           framing, 0.4)
             stamp = f"frame {idx}" + (f"  {idx / fps:.2f} s" if fps else "")
             overlays.tag(img, stamp, 4, img.shape[0] - 4, (30, 30, 30), 0.5)
@@ -121,6 +122,17 @@ def analyze_video_file(engine: Engine, path: str | None, frames: int = DEFAULT_F
                    + text.video_summary(sampled, len(report.tracks), t) + text.cautions_md(rec["warnings"]))
     return VideoOutput(str(video) if video else None, verdict, track_table(report), timeline,
                        engine.write_report(rec, name), rec, x_title)
+
+
+def overlay_kind(engine: Engine) -> str:
+    """What the annotated clip shows in each face box: the forgery mask when the model has a mask
+    head (as the webcam does by default), else the residual."""
+    return "mask" if engine.has_mask else "residual"
+
+
+def clip_label(engine: Engine) -> str:
+    shown = "forgery mask" if overlay_kind(engine) == "mask" else "residual"
+    return f"Annotated sampled frames ({shown} in each face box)"
 
 
 def _scale_results(results: list[FaceResult], rgb: np.ndarray, max_side: int) -> list[FaceResult]:

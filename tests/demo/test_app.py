@@ -43,7 +43,7 @@ def test_analyze_image(client, astronaut, tmp_path):
     assert len(faces["data"]) == 1
     rec = json.loads(Path(report).read_text())
     assert rec["status"] == "ok" and rec["path"] == "astronaut.png" and 0.0 <= rec["score"] <= 1.0
-    assert faces["data"][0][1] == pytest.approx(rec["score"], abs=1e-4)
+    assert faces["data"][0][1] == f"{rec['score']:.2f}"
     assert f"P(fake) {rec['score']:.2f}" in verdict and "threshold" in verdict
     assert cv2.imread(annotated).shape == astronaut.shape
     size = shipped_engine().detector.input_size  # tiles are at the model's input size
@@ -110,8 +110,9 @@ def test_app_without_weights_fails_clearly(tmp_path, capsys, monkeypatch):
 
 
 def test_app_builds_artifacts_then_loads_and_launches(tmp_path, monkeypatch):
-    """main is wiring: prepare both runners' artifacts, load the engine with the CLI's settings,
-    build the UI with the examples folder, launch."""
+    """main is wiring: prepare the decoder runner's artifact (only that one before the port is up),
+    load the engine with the CLI's settings and a hook that prepares the score-only runner's
+    artifact when that runner is first built, build the UI with the examples folder, launch."""
     from demo_fixtures import tiny_engine, tiny_weights
 
     import demo.engine
@@ -139,9 +140,12 @@ def test_app_builds_artifacts_then_loads_and_launches(tmp_path, monkeypatch):
     argv = ["--weights", str(w), "--backend", "torch", "--tta", "--threads", "3", "--examples-dir",
             str(tmp_path), "--port", "7999"]
     assert app.main(argv) == 0
-    assert calls == [("prepare", w, "torch", True), ("prepare", w, "torch", False),
+    hook = calls[1][3].pop("before_score_runner")  # the score-only graph: built later, on first use
+    assert calls == [("prepare", w, "torch", True),
                      ("load", w, "torch", {"tta": True, "threads": 3, "spinning": False}),
                      ("build", str(tmp_path)), ("launch", "app", "127.0.0.1", 7999)]
+    hook("torch")
+    assert calls[-1] == ("prepare", w, "torch", False)
     assert jrc_env() == before
 
 

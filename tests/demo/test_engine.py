@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from demo_fixtures import tiny_engine, tiny_weights
 
@@ -55,3 +56,14 @@ def test_save_rgb(astronaut):
     assert engine.save_rgb(None, "x.jpg") is None
     path = engine.save_rgb(astronaut, "a.jpg")
     assert cv2.imread(path).shape == astronaut.shape
+
+
+def test_save_rgb_png_without_a_jpeg_flag(astronaut, capfd):
+    """faces.png was written with a JPEG quality flag: OpenCV warned `imwrite_ An unsupported key`."""
+    import cv2
+
+    engine = tiny_engine()
+    path = engine.save_rgb(astronaut, "faces.png")
+    back = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+    assert path.endswith(".png") and np.array_equal(back, astronaut)  # PNG: lossless
+    assert "unsupported key" not in capfd.readouterr().err

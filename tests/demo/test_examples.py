@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -33,7 +35,8 @@ def test_self_blended_needs_a_face(no_face_image):
 
 def test_video_example(ex_dir):
     pytest.importorskip("skimage")
-    (path,) = examples.video_examples(ex_dir)
+    path, fake = examples.video_examples(ex_dir)
+    assert fake == str(ex_dir / "astronaut_drift_selfblended.webm") and Path(fake).stat().st_size > 0
     assert path == str(ex_dir / "astronaut_drift.webm")
     cap = cv2.VideoCapture(path)
     frames = []

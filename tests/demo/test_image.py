@@ -31,14 +31,14 @@ def test_image_one_face(engine, astronaut, tmp_path):
     assert rec == out.record and set(rec) == set(record("x", "image", 0.5))  # the `jrc scan` fields
     assert rec["status"] == "ok" and rec["path"] == "astro.png" and len(rec["faces"]) == 1
     assert 0.0 <= rec["score"] <= 1.0
-    assert out.faces["P(fake)"].tolist() == [round(rec["score"], 4)]
+    assert out.faces["P(fake)"].tolist() == [f"{rec['score']:.2f}"]  # one precision everywhere
     assert out.annotated.shape == astronaut.shape
     s = engine.detector.input_size
-    assert out.panels.shape == (34 + s + 24 + 6, 4 * s + 5 * 6, 3)
+    assert out.panels.shape == (34 + s + 52 + 6, 4 * s + 5 * 6, 3)
     mask_tile = out.panels[36:36 + s, 6 + 3 * (s + 6):6 + 3 * (s + 6) + s]
     assert (mask_tile == 60).mean() < 0.5  # a real mask overlay, not the "no mask head" placeholder
     assert f"P(fake) {rec['score']:.2f}" in out.verdict
-    assert under_badge(out.verdict) == "One face found; the threshold is 0.500."
+    assert under_badge(out.verdict) == "One face found; the threshold is 0.50."
     assert rec["warnings"] == [] and "Caution" not in out.verdict
 
 
@@ -49,7 +49,7 @@ def test_verdict_is_short_and_the_rest_is_in_about(engine, astronaut, tmp_path):
     line = under_badge(out.verdict)
     assert len(re.findall(r"[.;](\s|$)", line)) <= 2 and "highest face score" in line
     about = text.about_image(engine)
-    assert "threshold 0.500" in about and "Forgery mask" in about and "Residual" in about
+    assert "threshold 0.50" in about and "Forgery mask" in about and "Residual" in about
 
 
 def test_image_small_face_is_scored_with_a_caution(engine, astronaut, tmp_path):

@@ -16,7 +16,7 @@ def engine():
 def test_live_boxes_land_on_the_face_as_received(engine, astronaut):
     frame = webcam_frame(astronaut)
     out, status, state = live_frame(engine, frame, "none", None)
-    (face,) = engine.detector.detect(frame)
+    (face,) = engine.detector.detect(frame, fast=True)  # the webcam's path
     x0, y0, x1, y1 = (round(v) for v in face.box)
     color = overlays.FAKE_RGB if "FAKE" in status else overlays.REAL_RGB
     assert tuple(out[(y0 + y1) // 2, x0]) == color and tuple(out[(y0 + y1) // 2, x1]) == color
@@ -30,7 +30,8 @@ def test_live_decoder_schedule_and_bounded_state(engine, astronaut, monkeypatch)
     decoded = []
     real = engine.analyze
     monkeypatch.setattr(engine, "analyze",
-                        lambda rgb, decoder=True: decoded.append(decoder) or real(rgb, decoder))
+                        lambda rgb, decoder=True, fast=False: decoded.append(decoder)
+                        or real(rgb, decoder, fast))
     state = None
     for _ in range(20):
         out, status, state = live_frame(engine, frame, "residual", state, decoder_every=2)
@@ -66,7 +67,7 @@ def test_live_no_frame_and_no_face(engine, no_face_image):
 
 
 def test_live_frame_errors_skip_the_frame(engine, astronaut, monkeypatch):
-    def broken(rgb, decoder=True):
+    def broken(rgb, decoder=True, fast=False):
         raise RuntimeError("camera hiccup")
 
     monkeypatch.setattr(engine, "analyze", broken)

@@ -113,3 +113,26 @@ def test_annotate_frame_uses_each_faces_own_framing():
     out = overlays.annotate_frame(frame, [r], "residual", framing=(1.0, 0.0), alpha=1.0)
     assert out[100, 65].any()  # left of the box, inside its own 2x crop square (60..140): overlaid
     assert not out[100, 50].any()  # outside that square: untouched
+
+
+def test_empty_mask_says_nothing_marked():
+    empty = result(size=128)
+    empty.mask = np.zeros((128, 128), np.float32)
+    marked = result(size=128)  # its mask marks the diagonal
+    assert not overlays.mask_marks(empty.mask) and overlays.mask_marks(marked.mask)
+    blank_tile = overlays.face_tiles(empty)[3]
+    plain = overlays.mask_overlay(empty.crop, empty.mask)
+    assert not np.array_equal(blank_tile, plain)  # the "nothing marked" tag is drawn on it
+    assert np.array_equal(overlays.face_tiles(marked)[3], overlays.mask_overlay(marked.crop, marked.mask))
+
+
+def test_residual_tile_has_a_colour_legend():
+    s = 96
+    panel = overlays.face_panel(result(size=s), "t")
+    x = 6 + 2 * (s + 6)  # the residual tile
+    bar = panel[34 + s + 24:34 + s + 32, x:x + s]
+    assert np.array_equal(bar, overlays.residual_legend(s, 8))
+    assert bar[:, 0].sum() < bar[:, -1].sum()  # dark (0) on the left, bright (vmax) on the right
+    no_decoder = result(size=s)
+    no_decoder.residual = None
+    assert (overlays.face_panel(no_decoder, "t")[34 + s + 24:34 + s + 32, x:x + s] == 255).all()

@@ -34,8 +34,8 @@ def test_the_maps_are_explained(engine):
 
 
 def test_the_threshold_is_the_engines(engine):
-    assert f"threshold {engine.threshold:.3f}" in text.about_video(engine)
-    assert f"threshold {engine.threshold:.3f}" in text.model_line(engine)
+    assert f"threshold {engine.threshold:.2f}" in text.about_video(engine)
+    assert f"threshold {engine.threshold:.2f}" in text.model_line(engine)
 
 
 def test_public_message_hides_the_upload_folder(tmp_path):
@@ -48,4 +48,13 @@ def test_badges():
     assert 'class="jrc-verdict jrc-fake"' in text.headline("fake", 0.876)
     assert "FAKE · P(fake) 0.88" in text.headline("fake", 0.876)
     assert "jrc-none" in text.error_md("x") and text.error_md("x").endswith("\n\nx")
-    assert text.cautions_md(["a", "b"]) == "\n\n**Caution**: a.\n\n**Caution**: b."
+    assert text.cautions_md(["a"]) == "\n\n**Caution**: a."
+    # a group photo can carry a caution per face: the first one, the rest counted (in the report)
+    assert text.cautions_md(["a", "b", "c"]) == "\n\n**Caution**: a. 2 more cautions in the JSON report."
+    assert text.cautions_md([]) == ""
+
+
+def test_one_score_precision():
+    assert text.fmt(0.011634) == "0.01" and text.fmt(0.6095) == "0.61" and text.fmt(None) == ""
+    assert "P(fake) 0.01" in text.headline("real", 0.011634)
+    assert text.image_summary(1, 0, 0.6095) == "One face found; the threshold is 0.61."

@@ -35,7 +35,7 @@ def test_video(engine, astronaut_video):
         n += 1
     assert out.video.endswith(".webm") and n == 8  # one annotated frame per sampled frame
     line = out.verdict.split("</div>", 1)[1].strip()
-    assert line.endswith("The video's score is its highest track score; the threshold is 0.500.")
+    assert line.endswith("The video's score is its highest track score; the threshold is 0.50.")
 
 
 def test_video_small_face_track_gets_a_caution(engine, astronaut, tmp_path):
@@ -96,3 +96,10 @@ def test_video_unsupported_type(engine, tmp_path):
 def test_video_nothing_uploaded(engine):
     out = analyze_video_file(engine, None)
     assert out.video is None and out.report is None and out.verdict == text.NO_VIDEO
+
+
+def test_annotated_clip_shows_the_mask_when_the_model_has_one(engine):
+    from demo import video
+
+    assert video.overlay_kind(engine) == ("mask" if engine.has_mask else "residual")
+    assert ("forgery mask" in video.clip_label(engine)) == engine.has_mask
