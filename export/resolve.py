@@ -46,7 +46,8 @@ def ensure_onnx(checkpoint: Checkpoint, with_decoder: bool, fp16: bool = False) 
         except ImportError as e:
             raise BackendUnavailable(f"{missing}; exporting needs {e}") from e
         target = build_target(candidates(checkpoint.path, name, checkpoint_sha256(checkpoint)))
-        log.warning("onnx: exporting %s (first use; takes a few seconds)", target)
+        log.warning("onnx: exporting %s (first use, once per model: export and a check against torch; "
+                    "10-20 s on a 2-core CPU, up to a minute on a shared one)", target)
         try:
             path, report = export_and_verify(checkpoint, target, with_decoder, fp16)
         except ExportError as e:

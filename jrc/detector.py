@@ -33,6 +33,7 @@ class FaceResult:
     mask: np.ndarray | None = None  # float32 [0,1], predicted forgery mask
     framing: tuple[float, float] | None = None  # (scale, shift) of the crop around ``box``
     reframed: bool | None = None  # crops input: True = re-cut around the detected face, False = as given
+    roll: float | None = None  # in-plane tilt of the detected face in degrees (Face.roll)
 
     def to_dict(self) -> dict:
         d = {"score": round(self.score, 6), "label": self.label}
@@ -41,6 +42,8 @@ class FaceResult:
             d["det_score"] = round(self.det_score or 0.0, 4)
         if self.reframed is not None:
             d["reframed"] = self.reframed
+        if self.roll is not None:
+            d["roll"] = round(self.roll, 1)
         return d
 
 
@@ -177,7 +180,7 @@ class Detector:
         crops = np.stack([self.faces.crop(rgb, f, self.input_size) for f in faces])
         results = self._score(crops, decoder)
         for r, f in zip(results, faces, strict=True):
-            r.box, r.det_score, r.framing = f.box, f.score, f.framing
+            r.box, r.det_score, r.framing, r.roll = f.box, f.score, f.framing, f.roll
         return results
 
     def analyze_crops(self, crops: np.ndarray | list[np.ndarray], reframe: bool = False,
@@ -207,7 +210,7 @@ class Detector:
             for r, f in zip(results, found, strict=True):
                 r.reframed = f is not None
                 if f is not None:
-                    r.box, r.det_score, r.framing = f.box, f.score, f.framing
+                    r.box, r.det_score, r.framing, r.roll = f.box, f.score, f.framing, f.roll
         return results
 
     def _score(self, crops: np.ndarray, decoder: bool = True) -> list[FaceResult]:

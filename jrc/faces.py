@@ -56,6 +56,14 @@ class Face:
     def framing(self) -> tuple[float, float]:
         return FRAMING[self.model]
 
+    @property
+    def roll(self) -> float | None:
+        """In-plane tilt in degrees (0 = eyes level, 90 = turned a quarter), from the eye keypoints."""
+        if len(self.keypoints) < 2:
+            return None
+        (rx, ry), (lx, ly) = self.keypoints[:2]  # BlazeFace: the right eye, then the left eye
+        return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+
     def to_dict(self) -> dict:
         return {"box": [round(v, 1) for v in self.box], "det_score": round(self.score, 4)}
 

@@ -18,6 +18,9 @@ from jrc.video import VideoReport
 # Faces whose box's longer side is under this (source pixels) get a caution. `benchmarks/face_size.py`,
 # v6: reals called real 0.82 at ~270 px of detail, 0.72-0.78 at 82-109, 0.67 at 68, 0.45 at 54
 SMALL_FACE_PX = 80
+# Faces tilted more than this (degrees, from the eye keypoints) get a caution. Issue 30, v6: the
+# real astronaut scores 0.06 upright, 0.91 tilted 30 degrees one way, 0.80 turned 90 degrees
+TILTED_FACE_DEG = 20.0
 
 
 def record(path: Path | str, kind: str | None, threshold: float, **fields) -> dict:
@@ -38,7 +41,16 @@ def input_warnings(path: Path | str, results: list[FaceResult], crop_side: int |
         return []
     small = (small_face_warning(f"face #{i + 1}", box_side(r.box) if r.box else crop_side)
              for i, r in enumerate(results))
-    return [w for w in (compression_warning(path), *small) if w]
+    tilted = (tilted_face_warning(f"face #{i + 1}", r.roll) for i, r in enumerate(results))
+    return [w for w in (compression_warning(path), *small, *tilted) if w]
+
+
+def tilted_face_warning(which: str, roll: float | None) -> str | None:
+    """The caution for a face tilted ``roll`` degrees, or None when it is level or unknown."""
+    if roll is None or abs(roll) <= TILTED_FACE_DEG:
+        return None
+    return (f"{which} is tilted {abs(roll):.0f} degrees: the model was trained on upright faces, and "
+            "tilted or turned real faces can score as fake, so a 'fake' verdict is weak evidence")
 
 
 def track_warnings(report: VideoReport) -> list[str]:

@@ -167,3 +167,20 @@ def test_tiles_cover_the_frame_with_overlap():
     s = faces._starts(1920, 768)
     assert s[0] == 0 and s[-1] == 1920 - 768
     assert all(b - a <= 0.75 * 768 for a, b in itertools.pairwise(s))
+
+
+def test_roll_from_the_eyes_and_the_tilt_caution(astronaut):
+    from jrc import report
+    from jrc.detector import FaceResult
+
+    turned = np.ascontiguousarray(np.rot90(astronaut))  # a quarter turn
+    with faces.FaceFinder() as finder:
+        (upright,) = finder.detect(astronaut)[:1]
+        (quarter,) = finder.detect(turned)[:1]
+    assert abs(upright.roll) < 10
+    assert abs(abs(quarter.roll) - 90) < 15
+    r = FaceResult(quarter.box, quarter.score, 0.8, "fake", np.zeros((4, 4, 3), np.uint8), roll=quarter.roll)
+    (warning,) = report.input_warnings("a.png", [r])
+    assert warning.startswith("face #1 is tilted") and "upright faces" in warning
+    assert report.tilted_face_warning("face #1", report.TILTED_FACE_DEG) is None
+    assert r.to_dict()["roll"] == round(quarter.roll, 1)
